@@ -1,0 +1,48 @@
+# Two entry points for a fresh clone: `make demo` and `make test`. Both create .venv when needed,
+# install torch 2.13.0 first (the CPU build) and pin it with constraints.txt so nothing pulls a
+# newer torch, then install motionkit with exact pins of vector-quantize-pytorch and x-transformers.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.motionkit-installed
+DEMO_DIR ?= runs/demo
+
+.PHONY: install demo test lint format docs serve-docs clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml constraints.txt plugins/motionkit-lfq/pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev]" -e plugins/motionkit-lfq
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/motionkit list
+	$(BIN)/motionkit plugins --check
+	$(BIN)/motionkit check quantizers
+	$(BIN)/motionkit train --quantizer fsq --levels 8,8,8,6,5 --dry-run --out $(DEMO_DIR)
+
+test: install lint
+	$(BIN)/python -m pytest
+	$(BIN)/mkdocs build --strict --quiet --site-dir site
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+docs: install
+	$(BIN)/mkdocs build --strict --site-dir site
+
+serve-docs: install
+	$(BIN)/mkdocs serve
+
+clean:
+	rm -rf site .pytest_cache .ruff_cache $(DEMO_DIR)

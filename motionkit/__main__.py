@@ -1,0 +1,5 @@
+"""``python -m motionkit`` runs the command line."""
+
+from motionkit.cli import main
+
+main()

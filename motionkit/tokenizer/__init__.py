@@ -1,0 +1,1 @@
+"""Motion tokenizer: a convolutional motion VAE whose latents pass through a quantizer."""

@@ -1,0 +1,49 @@
+"""Optimisation settings shared by both training stages (tokenizer and generator)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from motionkit.config.fields import option
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimiser, batching and schedule of a training run."""
+
+    seed: int = option(0, help="random seed for initialisation, sampling and data order")
+    max_steps: int = option(100_000, help="number of optimisation steps to run")
+    batch_size: int = option(256, help="clips (windows) per optimisation step")
+    window: int = option(64, help="frames per random training window (tokenizer stage)")
+    lr: float = option(2e-4, help="peak AdamW learning rate")
+    weight_decay: float = option(0.0, help="AdamW weight decay")
+    warmup_steps: int = option(1000, help="linear learning-rate warm-up steps")
+    grad_clip: float = option(1.0, help="clip the global gradient norm to this (0 disables)")
+    eval_every: int = option(1000, help="validate every this many steps")
+    log_every: int = option(50, help="append a metrics line every this many steps")
+    device: Literal["auto", "cpu", "cuda"] = option(
+        "auto", help="where to train (auto: cuda when available)"
+    )
+
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "tiny": {
+            "max_steps": 20,
+            "batch_size": 8,
+            "window": 32,
+            "warmup_steps": 2,
+            "eval_every": 10,
+            "log_every": 5,
+        },
+    }
+
+    def __post_init__(self) -> None:
+        positive = ("max_steps", "batch_size", "window", "eval_every", "log_every")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be positive, got {self.lr}")
+        for name in ("weight_decay", "grad_clip", "warmup_steps"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
