@@ -6,6 +6,7 @@ latents: quantized ``(4, 32, 16)``, indices ``(4, 32)`` or ``(4, 32, Q)``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator
 
@@ -127,10 +128,16 @@ def test_stats(quantizer: torch.nn.Module, latents: torch.Tensor) -> None:
     assert 0.0 < stats["usage"] <= 1.0
 
 
-def test_mismatched_dim_raises(name: str) -> None:
+def test_dim_comes_from_the_model_or_the_config(name: str) -> None:
     cfg = from_preset(load(name), "tiny", name)
+    assert cfg.dim is None  # the tiny preset leaves the width to the model
+    with pytest.raises(ConfigError, match="needs the latent width"):
+        cfg.build()
+    fixed = dataclasses.replace(cfg, dim=D)
+    assert fixed.build().dim == D
+    assert fixed.build(dim=D).dim == D
     with pytest.raises(ConfigError, match="latent width"):
-        cfg.build(dim=cfg.dim + 1)
+        fixed.build(dim=D + 1)
 
 
 # -- FSQ ------------------------------------------------------------------------------------

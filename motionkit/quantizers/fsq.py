@@ -44,7 +44,7 @@ class FSQConfig:
     dim: int | None = option(None, help="latent width D; None takes the model's")
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
-        "tiny": {"levels": (5, 5, 5), "dim": 16},
+        "tiny": {"levels": (5, 5, 5)},
         **{name: {"levels": levels} for name, levels in SCAMO_LEVELS.items()},
     }
 

@@ -45,7 +45,7 @@ class RVQConfig:
     )
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
-        "tiny": {"codebook_size": 32, "num_quantizers": 2, "dim": 16, "kmeans_iters": 2},
+        "tiny": {"codebook_size": 32, "num_quantizers": 2, "kmeans_iters": 2},
     }
 
     def __post_init__(self) -> None:
@@ -77,7 +77,7 @@ class RVQConfig:
             quantize_dropout=self.quantize_dropout,
             quantize_dropout_cutoff_index=self.quantize_dropout_cutoff_index,
             channel_last=True,
-            rotation_trick=False,  # straight-through, as in the papers (see module docstring)
+            rotation_trick=False,  # rotation trick: huge gradients on tiny residuals
         )
         return QuantizerAdapter(
             module,

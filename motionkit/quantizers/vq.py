@@ -2,8 +2,11 @@
 
 Latents ``(B, T, D)`` snap to the nearest of ``codebook_size`` learned codes: quantized
 ``(B, T, D)``, int64 indices ``(B, T)``. The codebook follows an exponential moving average of the
-latents assigned to it (training mode only), starts from k-means on the first batch, and codes
-unused for a while are replaced by batch latents. The auxiliary loss is the commitment loss.
+latents assigned to it (training mode only), starts from k-means on the first batch it sees (in
+any mode, ``encode`` included; ``decode`` before that returns zeros), and codes unused for a while
+are replaced by batch latents. The auxiliary loss is the commitment loss. Gradients pass to the
+input straight-through, as in the papers: vector-quantize-pytorch's default rotation trick is off,
+since it scales gradients by ``|code| / |input|`` and blows up on near-zero residuals in ``rvq``.
 
 Torch-free at import; :meth:`VQConfig.build` imports vector-quantize-pytorch.
 """
@@ -59,7 +62,7 @@ class VQConfig:
     )
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
-        "tiny": {"codebook_size": 64, "dim": 16, "kmeans_iters": 2},
+        "tiny": {"codebook_size": 64, "kmeans_iters": 2},
     }
 
     def __post_init__(self) -> None:
@@ -84,7 +87,7 @@ class VQConfig:
             kmeans_iters=self.kmeans_iters,
             threshold_ema_dead_code=self.threshold_ema_dead_code,
             channel_last=True,
-            rotation_trick=False,  # straight-through, as in the papers (see module docstring)
+            rotation_trick=False,  # straight-through (see the module docstring)
         )
         return QuantizerAdapter(
             module,

@@ -37,7 +37,7 @@ class LFQConfig:
     diversity_gamma: float = option(1.0, help="weight of the batch code-diversity entropy term")
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
-        "tiny": {"codebook_size": 64, "dim": 16},
+        "tiny": {"codebook_size": 64},
     }
 
     def __post_init__(self) -> None:
