@@ -1,7 +1,7 @@
 """Exceptions and warnings that motionkit raises for bad input.
 
 Every error a user can cause (a malformed option, an unknown component name, a corrupt file) is a
-subclass of :class:`MotionkitError`. The command line prints such errors as one line and exits with
+subclass of ``MotionkitError``. The command line prints such errors as one line and exits with
 a non-zero status; anything else escaping is a bug and keeps its traceback.
 """
 

@@ -16,6 +16,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
+        os.chmod(tmp, _file_mode(target))
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -27,6 +28,15 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     return target
 
 
+def _file_mode(target: Path) -> int:
+    """The existing file's mode, else what ``open()`` would give a new file under the umask."""
+    if target.exists():
+        return target.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
-    """Atomically write UTF-8 ``text`` to ``path`` (see :func:`atomic_write_bytes`)."""
+    """Atomically write UTF-8 ``text`` to ``path`` (see ``atomic_write_bytes``)."""
     return atomic_write_bytes(path, text.encode("utf-8"))

@@ -1,6 +1,6 @@
 """Registries of named components: built-ins by decorator, third-party plugins by entry point.
 
-One :class:`Registry` per kind of component (quantizers, backbones, text encoders, datasets,
+One ``Registry`` per kind of component (quantizers, backbones, text encoders, datasets,
 metrics, extra CLI commands). Built-in components register with a decorator::
 
     @quantizers.register("fsq")
@@ -8,13 +8,13 @@ metrics, extra CLI commands). Built-in components register with a decorator::
     class FSQConfig: ...
 
 Third-party distributions add components through the entry-point groups ``motionkit.<kind>``
-(for example ``motionkit.quantizers``), discovered with :mod:`importlib.metadata`.
+(for example ``motionkit.quantizers``), discovered with ``importlib.metadata``.
 
 Rules:
 
-* Listing names (:meth:`Registry.names`, :meth:`Registry.entries`) imports no plugin code: names,
+* Listing names (``Registry.names``, ``Registry.entries``) imports no plugin code: names,
   distributions and summaries come from the installed metadata.
-* A plugin that fails to import gives one :class:`~motionkit.errors.PluginWarning` naming its
+* A plugin that fails to import gives one ``PluginWarning`` naming its
   distribution and the error; other components keep working.
 * Two components of one kind with one name is an error naming both sources, raised when the name is
   used.
@@ -49,7 +49,7 @@ BUILTIN_SOURCE = "motionkit"
 
 
 def plugins_enabled() -> bool:
-    """Whether entry-point plugins are discovered (see :data:`DISABLE_PLUGINS_ENV`)."""
+    """Whether entry-point plugins are discovered (see ``DISABLE_PLUGINS_ENV``)."""
     value = os.environ.get(DISABLE_PLUGINS_ENV, "").strip().lower()
     return value in ("", "0", "false", "no", "off")
 

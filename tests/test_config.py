@@ -112,6 +112,13 @@ def test_bool_flags(tmp_path):
     assert cfg["train"].lr == 0.1
 
 
+def test_negated_flag_takes_no_value():
+    with pytest.raises(ConfigError, match="--no-kmeans-init takes no value"):
+        resolve_run_config(choices={"quantizer": "vq"}, args=["--no-kmeans-init=1"])
+    with pytest.raises(ConfigError, match="no such option: --no-lr"):
+        resolve_run_config(args=["--no-lr"])
+
+
 def test_invalid_values_are_config_errors():
     with pytest.raises(ConfigError, match=r"train.*lr must be positive"):
         resolve_run_config(args=["--lr", "-1"])
@@ -159,6 +166,11 @@ def test_toml_options_for_another_component_are_dropped_with_a_warning(tmp_path)
     with pytest.warns(MotionkitWarning, match="ignoring"):
         cfg = resolve_run_config(config_file=path, choices={"quantizer": "vq"})
     assert cfg.names["quantizer"] == "vq"
+    path.write_text('[quantizer]\nname = "fsq:2^10"\n')
+    with pytest.warns(MotionkitWarning, match="preset '2\\^10'"):
+        cfg = resolve_run_config(config_file=path, choices={"quantizer": "vq"})
+    assert cfg["quantizer"] == resolve_run_config(choices={"quantizer": "vq"})["quantizer"]
+    assert resolve_run_config(config_file=path)["quantizer"].levels == (8, 5, 5, 5)
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """``motionkit train``: resolve a run configuration from defaults, a file and options; train.
 
 ``motionkit train --quantizer fsq --levels 8,8,8,6,5`` works as written: options of the chosen
-components map onto their config fields (see :mod:`motionkit.config.run`).
+components map onto their config fields (see ``motionkit.config.run``).
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
 """Typed configuration dataclasses: fields with help, presets, coercion and (de)serialisation.
 
-A component's config is a frozen dataclass whose every field is declared with :func:`option`
+A component's config is a frozen dataclass whose every field is declared with ``option``
 (default plus a one-line help), a ``PRESETS`` class variable holding at least a ``"tiny"`` preset
 (field overrides small enough for tests and demos), and a ``build(**context)`` method that creates
 the component, importing heavy libraries only there.
 
 Values reach a config from three places, each handled here: Python objects from TOML or JSON
-(:func:`coerce`), strings from the command line (:func:`parse_text`), and presets.
+(``coerce``), strings from the command line (``parse_text``), and presets.
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
     """Check and convert a value from TOML/JSON/Python to type ``tp``.
 
     Lists become tuples, ints are accepted for floats, nothing else is converted silently.
-    Raises :class:`ConfigError` naming ``where`` and the expected type.
+    Raises ``ConfigError`` naming ``where`` and the expected type.
     """
     inner, optional = _split_optional(tp)
     if value is None:

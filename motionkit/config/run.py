@@ -1,4 +1,4 @@
-"""From a config file and command-line options to one frozen :class:`RunConfig`.
+"""From a config file and command-line options to one frozen ``RunConfig``.
 
 Precedence, lowest first: the config class defaults, a preset (``--preset tiny`` for every section,
 or ``--quantizer fsq:tiny`` for one component), the config file (``--config exp.toml`` or a saved
@@ -104,7 +104,7 @@ class RunConfig:
     """The complete, frozen configuration of one run.
 
     Attributes:
-        stage: the stage name (see :data:`STAGES`).
+        stage: the stage name (see ``STAGES``).
         sections: config object per section name, in the stage's order.
         names: registry name of each component section that is set.
     """
@@ -200,7 +200,7 @@ def resolve_run_config(
     """Combine defaults, presets, a config file and command-line options into a RunConfig.
 
     Args:
-        stage: stage name; falls back to the file's ``stage``, then :data:`DEFAULT_STAGE`.
+        stage: stage name; falls back to the file's ``stage``, then ``DEFAULT_STAGE``.
         choices: component per section from explicit options, ``"name"`` or ``"name:preset"``.
         config_file: TOML or JSON file with defaults (``file_data`` gives them as a dict instead).
         args: leftover command-line tokens, e.g. ``["--levels", "8,8,8,6,5", "--train.lr=1e-3"]``.
@@ -259,16 +259,19 @@ def resolve_run_config(
                 continue
             name, own_preset = _split_choice(choice)
             cls = section.get_registry().get(name)
-            if file_choice is not None and _split_choice(file_choice)[0] != name and table:
-                warnings.warn(
-                    f"{file_label}: ignoring [{section.name}] options {sorted(table)} written for "
-                    f"{_split_choice(file_choice)[0]!r}, because --{section.name} chose {name!r}",
-                    MotionkitWarning,
-                    stacklevel=2,
-                )
+            file_name, file_preset = _split_choice(file_choice or "")
+            if file_choice is not None and file_name != name:
+                if table or file_preset:
+                    dropped = sorted(table) + ([f"preset {file_preset!r}"] if file_preset else [])
+                    warnings.warn(
+                        f"{file_label}: ignoring [{section.name}] {', '.join(dropped)} written "
+                        f"for {file_name!r}, because --{section.name} chose {name!r}",
+                        MotionkitWarning,
+                        stacklevel=2,
+                    )
                 table = {}
-            if file_choice is not None and own_preset is None:
-                own_preset = _split_choice(file_choice)[1]
+            elif own_preset is None:
+                own_preset = file_preset
             where = f"{section.name} {name!r}"
             names[section.name] = name
         else:
@@ -346,12 +349,14 @@ def parse_overrides(args: Sequence[str], sections: Mapping[str, Any]) -> dict[st
             )
         section, field_name = target
         tp = field_types[section][field_name]
+        if has_value and negated:
+            raise ConfigError(
+                f"--{raw_key} takes no value; write --{raw_key} or --{raw_key[3:]}=..."
+            )
         if has_value:
             text = value
         elif _is_bool(tp) and (i + 1 >= len(args) or args[i + 1].startswith("--")):
             text = "false" if negated else "true"
-        elif negated:
-            raise ConfigError(f"--{raw_key} takes no value")
         else:
             if i + 1 >= len(args):
                 raise ConfigError(f"option --{raw_key} needs a value ({F.type_label(tp)})")

@@ -2,8 +2,8 @@
 
 Every quantizer maps latents ``(B, T, D)`` to quantized latents ``(B, T, D)`` and int64 indices
 ``(B, T)`` (one codebook) or ``(B, T, Q)`` (``Q`` residual codebooks); see
-:mod:`motionkit.quantizers.base`. Importing this package (and the config modules ``fsq``, ``vq``,
-``rvq``) is torch-free; :mod:`motionkit.quantizers.adapter` holds the torch side.
+``motionkit.quantizers.base``. Importing this package (and the config modules ``fsq``, ``vq``,
+``rvq``) is torch-free; ``motionkit.quantizers.adapter`` holds the torch side.
 """
 
 from __future__ import annotations

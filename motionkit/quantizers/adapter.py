@@ -2,7 +2,7 @@
 
 Shapes (channel-last):
 
-* ``forward(z)``: ``z`` ``(B, T, D)`` float -> :class:`QuantizerOutput` with ``quantized``
+* ``forward(z)``: ``z`` ``(B, T, D)`` float -> ``QuantizerOutput`` with ``quantized``
   ``(B, T, D)`` in ``z``'s dtype, int64 ``indices`` ``(B, T)`` or ``(B, T, Q)``, a scalar
   ``aux_loss`` and detached ``stats`` (``perplexity``, ``usage``).
 * ``encode(z)``: ``(B, T, D)`` -> int64 indices, computed as in eval mode (no EMA update, no
@@ -10,11 +10,11 @@ Shapes (channel-last):
 * ``decode(indices)``: indices -> ``(B, T, D)`` in the module's float dtype. In eval mode
   ``decode(encode(z))`` equals ``forward(z).quantized``.
 
-The libraries differ in two ways, both constructor arguments of :class:`QuantizerAdapter`:
+The libraries differ in two ways, both constructor arguments of ``QuantizerAdapter``:
 
 * what ``forward`` returns: FSQ ``(out, indices)``, VectorQuantize ``(quantized, indices, loss)``,
   ResidualVQ ``(quantized, indices, losses)``, LFQ a namedtuple ``(quantized, indices,
-  entropy_aux_loss)``. :func:`split_output` reads all of them; pass another ``split`` for a
+  entropy_aux_loss)``. ``split_output`` reads all of them; pass another ``split`` for a
   library that returns something else.
 * which method maps indices back to latents (``decode_method``): ``indices_to_codes`` for FSQ and
   LFQ, ``get_output_from_indices`` for VectorQuantize and ResidualVQ.
@@ -101,7 +101,7 @@ def _eval_mode(module: nn.Module) -> Iterator[None]:
 
 
 class QuantizerAdapter(nn.Module):
-    """A vector-quantize-pytorch module behind the :class:`~motionkit.quantizers.base.Quantizer`
+    """A vector-quantize-pytorch module behind the ``Quantizer``
     contract.
 
     Args:
@@ -201,7 +201,7 @@ class QuantizerAdapter(nn.Module):
         return indices.long()
 
     def decode(self, indices: Tensor) -> Tensor:
-        """Indices ``(B, T)`` or ``(B, T, Q)`` -> ``(B, T, D)`` latents in :attr:`dtype`."""
+        """Indices ``(B, T)`` or ``(B, T, Q)`` -> ``(B, T, D)`` latents in ``dtype``."""
         self._check_indices(indices)
         out = getattr(self.inner, self.decode_method)(indices.long())
         return out.to(self.dtype)

@@ -7,10 +7,10 @@ Shapes (channel-last, as the transformer side sees them):
 * ``indices``: ``(B, T)`` int64 for one codebook, ``(B, T, Q)`` for ``Q`` codebooks (residual)
 
 vector-quantize-pytorch returns a different tuple per class; the adapters hide that behind
-:class:`QuantizerOutput`. In eval mode ``decode(encode(z))`` equals ``forward(z).quantized``.
+``QuantizerOutput``. In eval mode ``decode(encode(z))`` equals ``forward(z).quantized``.
 
 This module is torch-free so that configs and the registry load without torch;
-:mod:`motionkit.quantizers.adapter` holds the torch side.
+``motionkit.quantizers.adapter`` holds the torch side.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Latents ``(B, T, D)`` are projected to ``len(levels)`` channels, each bounded an
 ``levels[i]`` values, and projected back: quantized ``(B, T, D)``, int64 indices ``(B, T)`` in
 ``[0, prod(levels))``. No codebook is learned and the auxiliary loss is 0.
 
-Torch-free at import; :meth:`FSQConfig.build` imports vector-quantize-pytorch.
+Torch-free at import; ``FSQConfig.build`` imports vector-quantize-pytorch.
 """
 
 from __future__ import annotations

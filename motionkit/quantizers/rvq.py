@@ -5,7 +5,7 @@ latents are the sum of the chosen codes: quantized ``(B, T, D)``, int64 indices 
 ``Q = num_quantizers``. Quantizer dropout (training mode only) keeps a random number of the first
 levels and marks the rest with index -1; in eval mode every level is used.
 
-Torch-free at import; :meth:`RVQConfig.build` imports vector-quantize-pytorch.
+Torch-free at import; ``RVQConfig.build`` imports vector-quantize-pytorch.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ are replaced by batch latents. The auxiliary loss is the commitment loss. Gradie
 input straight-through, as in the papers: vector-quantize-pytorch's default rotation trick is off,
 since it scales gradients by ``|code| / |input|`` and blows up on near-zero residuals in ``rvq``.
 
-Torch-free at import; :meth:`VQConfig.build` imports vector-quantize-pytorch.
+Torch-free at import; ``VQConfig.build`` imports vector-quantize-pytorch.
 """
 
 from __future__ import annotations

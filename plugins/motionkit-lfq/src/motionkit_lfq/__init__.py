@@ -6,8 +6,8 @@ codebook to look up; an entropy loss (confident per-token bits, diverse codes ov
 and a commitment loss form the auxiliary loss in training mode.
 
 The entry point ``motionkit.quantizers: lfq = "motionkit_lfq:LFQConfig"`` registers the config.
-This module is torch-free at import; :meth:`LFQConfig.build` imports vector-quantize-pytorch and
-wraps its ``LFQ`` in motionkit's :class:`~motionkit.quantizers.adapter.QuantizerAdapter`.
+This module is torch-free at import; ``LFQConfig.build`` imports vector-quantize-pytorch and
+wraps its ``LFQ`` in motionkit's ``QuantizerAdapter``.
 """
 
 from __future__ import annotations
