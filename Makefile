@@ -7,6 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.motionkit-installed
 DEMO_DIR ?= runs/demo
+export NO_MKDOCS_2_WARNING := 1
 
 .PHONY: install demo test lint format docs serve-docs clean
 
