@@ -30,9 +30,7 @@ def time_command(args: list[str], repeats: int) -> dict[str, object]:
     samples = []
     for _ in range(repeats):
         start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "motionkit", *args], check=True, capture_output=True
-        )
+        subprocess.run([sys.executable, "-m", "motionkit", *args], check=True, capture_output=True)
         samples.append(time.perf_counter() - start)
     return {
         "command": "motionkit " + " ".join(args),
