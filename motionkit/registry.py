@@ -357,7 +357,12 @@ quantizers = Registry(
 )
 backbones = Registry("backbones", singular="backbone", validate=_validate_component)
 text_encoders = Registry("text_encoders", singular="text encoder", validate=_validate_component)
-datasets = Registry("datasets", singular="dataset", validate=_validate_component)
+datasets = Registry(
+    "datasets",
+    singular="dataset",
+    builtin_modules=("motionkit.data.humanml3d",),
+    validate=_validate_component,
+)
 metrics = Registry("metrics", singular="metric", validate=_validate_component)
 commands = Registry("commands", singular="command", validate=_validate_command)
 

@@ -82,6 +82,14 @@ def test_options_follow_the_chosen_component():
         resolve_run_config(choices={"quantizer": "vq"}, args=["--levels", "8,8"])
 
 
+def test_dataset_defaults_to_the_synthetic_corpus():
+    cfg = resolve_run_config(args=["--num", "100", "--dataset.seed", "3", "--train.seed", "4"])
+    assert cfg.names["dataset"] == "synthetic"
+    assert (cfg["dataset"].num, cfg["dataset"].seed, cfg["train"].seed) == (100, 3, 4)
+    with pytest.raises(ConfigError, match="--seed is ambiguous"):
+        resolve_run_config(args=["--seed", "1"])
+
+
 def test_shared_field_name_must_be_qualified():
     with pytest.raises(ConfigError) as info:
         resolve_run_config(args=["--dim", "256"])
@@ -181,7 +189,7 @@ def test_toml_options_for_another_component_are_dropped_with_a_warning(tmp_path)
         ("[quantizer]\nlevels = '8,8'\n", "expected a list"),
         ("[train\nlr = 1\n", "not valid TOML"),
         ("stage = 'nope'\n", "unknown stage 'nope'"),
-        ("[dataset]\nroot = 'x'\n", "no component name"),
+        ("[dataset]\nname = 'humanml3d'\nnum = 3\n", "unknown option 'num'"),
     ],
 )
 def test_bad_config_files(tmp_path, text, fragment):
@@ -200,7 +208,7 @@ def test_missing_config_file(tmp_path):
 
 def test_run_config_is_frozen_and_round_trips_through_json(tmp_path):
     cfg = resolve_run_config(
-        choices={"quantizer": "rvq:tiny"}, args=["--num-quantizers", "3", "--seed", "5"]
+        choices={"quantizer": "rvq:tiny"}, args=["--num-quantizers", "3", "--train.seed", "5"]
     )
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg["train"].seed = 1  # type: ignore[misc]
@@ -216,17 +224,17 @@ def test_run_config_is_frozen_and_round_trips_through_json(tmp_path):
     assert reloaded["quantizer"] == cfg["quantizer"]
     assert reloaded.to_dict() == cfg.to_dict()
     # a saved config.json is also a valid --config file, and flags still win
-    again = resolve_run_config(config_file=path, args=["--seed", "6"])
+    again = resolve_run_config(config_file=path, args=["--train.seed", "6"])
     assert again["train"].seed == 6
     assert again["quantizer"] == cfg["quantizer"]
 
 
 def test_prepare_run_dir_never_overwrites_a_different_config(tmp_path):
-    first = resolve_run_config(args=["--seed", "1"])
+    first = resolve_run_config(args=["--dataset.seed", "1"])
     path = prepare_run_dir(tmp_path / "run", first)
     before = path.read_bytes()
     prepare_run_dir(tmp_path / "run", first)  # the same config again is fine
-    second = resolve_run_config(args=["--seed", "2"])
+    second = resolve_run_config(args=["--dataset.seed", "2"])
     with pytest.raises(ConfigError, match="different configuration"):
         prepare_run_dir(tmp_path / "run", second)
     assert path.read_bytes() == before

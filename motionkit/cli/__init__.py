@@ -21,8 +21,10 @@ from motionkit.errors import MotionkitError, MotionkitWarning
 #: Built-in commands: name -> ("module:attribute", one-line help shown by ``motionkit --help``).
 BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("motionkit.cli.check_cmd:check", "Build every component's tiny preset and test it."),
+    "data": ("motionkit.cli.data_cmd:data", "Make, convert and inspect motion datasets."),
     "list": ("motionkit.cli.list_cmd:list_components", "List registered components and options."),
     "plugins": ("motionkit.cli.plugins_cmd:plugins", "Show installed plugin distributions."),
+    "render": ("motionkit.cli.render_cmd:render", "Render joints, features or BVH as a GIF/MP4."),
     "train": ("motionkit.cli.train_cmd:train", "Resolve a run configuration and train a stage."),
 }
 

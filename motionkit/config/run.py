@@ -81,7 +81,7 @@ STAGES: dict[str, Stage] = {
         name="tokenizer",
         description="train a motion VAE + quantizer that turns motion into tokens",
         sections=(
-            Section("dataset", "training data", registry="datasets"),
+            Section("dataset", "training data", registry="datasets", default="synthetic"),
             Section("model", "motion VAE architecture", config_cls=MotionVAEConfig),
             Section("quantizer", "latent quantizer", registry="quantizers", default="fsq"),
             Section("train", "optimisation", config_cls=TrainConfig),

@@ -1,0 +1,145 @@
+"""``motionkit data ...``: make, convert and inspect datasets in the HumanML3D layout."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from motionkit.cli import console
+from motionkit.errors import MotionkitError
+
+
+@contextmanager
+def progress_bar(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on stderr; yields ``advance(n)``."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console.err, transient=False) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda n=1: progress.advance(task, n)
+
+
+def _require_empty(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise MotionkitError(f"{out} exists and is not empty; choose a new --out folder")
+
+
+@click.group("data")
+def data() -> None:
+    """Make, convert and inspect datasets in the HumanML3D folder layout."""
+
+
+@data.command("synth")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@click.option("--num", type=click.IntRange(min=1), default=2000, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--val", "val_fraction", type=click.FloatRange(0, 1), default=0.1, show_default=True)
+@click.option(
+    "--test", "test_fraction", type=click.FloatRange(0, 1), default=0.1, show_default=True
+)
+def synth(out: Path, num: int, seed: int, val_fraction: float, test_fraction: float) -> None:
+    """Write a synthetic corpus of NUM captioned motions (deterministic for a seed)."""
+    from motionkit.data.synthetic import generate_corpus
+
+    _require_empty(out)
+    start = time.perf_counter()
+    with progress_bar("generating", num) as advance:
+        report = generate_corpus(
+            out,
+            num,
+            seed,
+            val_fraction=val_fraction,
+            test_fraction=test_fraction,
+            progress=advance,
+        )
+    console.err.print(
+        f"wrote {num} clips to {escape(str(out))} in {time.perf_counter() - start:.1f} s"
+    )
+    console.out.print(report)
+
+
+@data.command("prepare-bvh")
+@click.argument("src", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
+@click.option(
+    "--skeleton",
+    required=True,
+    help="Joint map: a built-in name (cmu, bandai) or a TOML map file for any other skeleton.",
+)
+@click.option("--val", "val_fraction", type=click.FloatRange(0, 1), default=0.1, show_default=True)
+@click.option(
+    "--test", "test_fraction", type=click.FloatRange(0, 1), default=0.1, show_default=True
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
+def prepare_bvh(
+    src: Path, out: Path, skeleton: str, val_fraction: float, test_fraction: float, seed: int
+) -> None:
+    """Convert a folder of BVH files to the HumanML3D layout (retargeted to 22 joints, 20 fps)."""
+    from motionkit.data.prepare import prepare_bvh_folder
+
+    _require_empty(out)
+    total = sum(1 for _ in src.rglob("*.bvh"))
+    if total == 0:
+        raise MotionkitError(f"no .bvh files under {src}")
+    with progress_bar("converting", total) as advance:
+        report = prepare_bvh_folder(
+            src,
+            out,
+            skeleton,
+            val_fraction=val_fraction,
+            test_fraction=test_fraction,
+            seed=seed,
+            progress=advance,
+        )
+    console.out.print(report)
+
+
+@data.command("stats")
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--split", default="train", show_default=True)
+def stats(root: Path, split: str) -> None:
+    """Compute Mean.npy and Std.npy of ROOT from its SPLIT (group-averaged std)."""
+    from motionkit.data.layout import write_stats
+
+    mean, _ = write_stats(root, split)
+    console.out.print(f"wrote {root / 'Mean.npy'} and {root / 'Std.npy'} ({mean.shape[0]} dims)")
+
+
+@data.command("info")
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--split", default="all", show_default=True)
+@click.option("--fps", type=float, default=20.0, show_default=True)
+@click.option("--min-len", type=int, default=1, show_default=True)
+@click.option("--max-len", type=int, default=100_000, show_default=True)
+def info(root: Path, split: str, fps: float, min_len: int, max_len: int) -> None:
+    """Summarise a dataset folder: clips, frames, duration, captions, statistics."""
+    from motionkit.data.humanml3d import read_folder
+
+    ds = read_folder(root, split, fps=fps, min_len=min_len, max_len=max_len)
+    table = Table(box=None, show_header=False, pad_edge=False)
+    frames = ds.num_frames
+    captions = sum(len(c.captions) for c in ds.clips)
+    for key, value in [
+        ("folder", str(root)),
+        ("split", split),
+        ("clips", str(len(ds))),
+        ("feature dim", str(ds.feature_dim)),
+        ("frames", f"{frames} ({frames / fps / 3600:.2f} h at {fps:g} fps)"),
+        ("captions", f"{captions} ({ds.report.without_text} clips without)"),
+        ("mirrored clips", str(sum(c.mirrored for c in ds.clips))),
+        ("statistics", "Mean.npy, Std.npy" if ds.mean is not None else "missing"),
+        ("skipped", ds.report.summary() if ds.report.skipped else "none"),
+    ]:
+        table.add_row(key, escape(value))
+    console.out.print(table)
