@@ -13,8 +13,10 @@ from motionkit.data import layout
 from motionkit.data.captions import Caption, parse_line, tag
 from motionkit.data.humanml3d import HumanML3DConfig, KITConfig, read_folder
 from motionkit.data.layout import DatasetError
-from motionkit.data.stats import feature_groups, feature_stats
+from motionkit.data.stats import feature_stats
 from motionkit.errors import MotionkitWarning
+from motionkit.motion.features import feature_slices
+from motionkit.motion.skeleton import KIT21, SMPL22
 from motionkit.registry import datasets
 
 SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "humanml3d_sample"
@@ -140,7 +142,7 @@ def test_stats_average_the_std_within_groups(tmp_path):
     mean, std = feature_stats(clips)
     frames = np.concatenate(clips).astype(np.float64)
     np.testing.assert_allclose(mean, frames.mean(0), rtol=1e-5)
-    for group in feature_groups(263).values():
+    for group in feature_slices(SMPL22).values():
         assert np.ptp(std[group]) == 0
         np.testing.assert_allclose(std[group][0], frames[:, group].std(0).mean(), rtol=1e-5)
     root = tmp_path / "ds"
@@ -155,7 +157,7 @@ def test_stats_average_the_std_within_groups(tmp_path):
 
 
 def test_feature_groups_cover_the_kit_layout():
-    groups = feature_groups(251)
+    groups = feature_slices(KIT21)
     assert groups["ric"] == slice(4, 64) and groups["rot"] == slice(64, 184)
     assert groups["local_vel"] == slice(184, 247) and groups["foot_contact"] == slice(247, 251)
 
@@ -163,7 +165,7 @@ def test_feature_groups_cover_the_kit_layout():
 @needs_sample
 def test_shipped_std_is_group_averaged():
     std = np.load(SAMPLE / "Std.npy")
-    for name, group in feature_groups(263).items():
+    for name, group in feature_slices(SMPL22).items():
         assert np.ptp(std[group]) < 1e-6 * std[group].max(), name
 
 

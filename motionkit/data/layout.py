@@ -96,14 +96,10 @@ def write_clip(
     if features.ndim != 2 or not np.isfinite(features).all():
         raise DatasetError(f"clip {clip_id}: features must be a finite (T, D) array")
     if joints is None:
-        from motionkit.data.stats import joints_for_dim
         from motionkit.motion.features import recover_from_ric
-        from motionkit.motion.skeleton import KIT21, SMPL22
+        from motionkit.motion.skeleton import skeleton_for_feature_dim
 
-        skeleton = {22: SMPL22, 21: KIT21}.get(joints_for_dim(features.shape[-1]))
-        if skeleton is None:
-            raise DatasetError(f"clip {clip_id}: pass joints for {features.shape[-1]}-d features")
-        joints = recover_from_ric(features, skeleton)
+        joints = recover_from_ric(features, skeleton_for_feature_dim(features.shape[-1]))
     joints = np.asarray(joints)
     if joints.ndim != 3 or joints.shape[0] != features.shape[0] or joints.shape[2] != 3:
         raise DatasetError(
