@@ -329,10 +329,6 @@ class _Tokens:
             self.pos = 0
         return True
 
-    @property
-    def line(self) -> int:
-        return self.row
-
     def peek(self) -> str | None:
         return self.items[self.pos] if self._fill() else None
 
@@ -398,11 +394,8 @@ def read_bvh(path: str | os.PathLike[str]) -> BVHMotion:
         raise BVHError(f"{path}: cannot read ({exc.strerror or exc})") from None
     try:
         text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        try:
-            text = raw.decode("latin-1") if b"\0" not in raw else ""
-        except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
-            text = ""
+    except UnicodeDecodeError:  # some exporters write Latin-1 joint names
+        text = raw.decode("latin-1") if b"\0" not in raw else ""
         if "HIERARCHY" not in text[:4096]:
             raise BVHError(f"{path}: not a BVH file (binary data, not text)") from None
     return parse_bvh(text, where=str(path))
@@ -529,10 +522,11 @@ def _header_value(tokens: _Tokens, words: tuple[str, ...], form: str) -> str:
     """Read e.g. ``Frames: 12`` or ``Frame Time: 0.03`` (colon attached or separate)."""
     for word in words:
         token = tokens.next(f"'{form}'")
-        if token.rstrip(":").lower() != word:
+        head, colon, tail = token.partition(":")
+        if head.lower() != word:
             raise tokens.error(f"expected '{form}', got {token!r}")
-        if ":" in token and token.index(":") < len(token) - 1:  # "Frames:12"
-            return token.split(":", 1)[1]
+        if colon and tail:  # "Frames:12"
+            return tail
     value = tokens.next(f"'{form}'")
     if value == ":":
         value = tokens.next(f"'{form}'")

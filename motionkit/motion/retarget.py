@@ -322,14 +322,14 @@ BANDAI = JointMap.from_spec(
 BUILTIN_MAPS: dict[str, JointMap] = {"cmu": CMU, "bandai": BANDAI}
 
 
-def get_joint_map(name: str | JointMap) -> JointMap:
+def get_joint_map(name: str | os.PathLike[str] | JointMap) -> JointMap:
     """A built-in map by name (``cmu``, ``bandai``), a TOML file path, or a map as given."""
     if isinstance(name, JointMap):
         return name
     key = str(name).strip().lower()
     if key in BUILTIN_MAPS:
         return BUILTIN_MAPS[key]
-    if key.endswith(".toml") or os.sep in key:
+    if isinstance(name, os.PathLike) or key.endswith(".toml") or os.sep in key:
         return load_joint_map(name)
     raise JointMapError(
         f"unknown skeleton {name!r}{did_you_mean(key, list(BUILTIN_MAPS))}; built-in skeletons: "
@@ -361,8 +361,6 @@ def load_joint_map(path: str | os.PathLike[str]) -> JointMap:
         raise JointMapError(
             f"{where}: 'skeleton' must be a table: [skeleton] name = ..., scale = ..."
         )
-    if not isinstance(joints, dict) or not joints:
-        raise JointMapError(f'{where}: missing [joints] table (e.g. pelvis = "Hips")')
     allowed = ["name", "scale", "up", "base"]
     for key in skeleton:
         if key not in allowed:
@@ -379,6 +377,10 @@ def load_joint_map(path: str | os.PathLike[str]) -> JointMap:
                 f"{did_you_mean(base_name, list(BUILTIN_MAPS))} ({', '.join(BUILTIN_MAPS)})"
             )
         base = BUILTIN_MAPS[base_name]
+    if joints is None and base is not None:
+        joints = {}
+    if not isinstance(joints, dict) or (not joints and base is None):
+        raise JointMapError(f'{where}: missing [joints] table (e.g. pelvis = "Hips")')
     spec: dict[str, object] = {}
     if base is not None:
         spec.update({k: {j: w for j, w in v} for k, v in base.joints.items()})
@@ -437,7 +439,9 @@ def to_smpl_positions(motion: BVHMotion, joint_map: JointMap) -> np.ndarray:
     return out
 
 
-def retarget(motion: BVHMotion, joint_map: JointMap | str, fps: float = SMPL22.fps) -> np.ndarray:
+def retarget(
+    motion: BVHMotion, joint_map: JointMap | str | os.PathLike[str], fps: float = SMPL22.fps
+) -> np.ndarray:
     """The 22 SMPL joints ``(T', 22, 3)`` of ``motion``: metres, Y up, resampled to ``fps``.
 
     Args:
