@@ -192,10 +192,10 @@ def test_train_bad_input_is_one_line(run, args, code, fragment):
     assert_one_line_error(run("train", *args, "--dry-run"), code, fragment)
 
 
-def test_train_without_dry_run_says_what_is_missing(run, tmp_path):
-    result = run("train", "--out", str(tmp_path / "r"))
-    assert_one_line_error(result, 1, "cannot train the 'tokenizer' stage yet", "--dry-run")
-    assert not (tmp_path / "r").exists()
+def test_resume_needs_an_existing_run(run, tmp_path):
+    result = run("train", "--resume", "--out", str(tmp_path / "nothing"))
+    assert_one_line_error(result, 1, "--resume needs --out pointing at a run")
+    assert not (tmp_path / "nothing").exists()
 
 
 def test_check_quantizers(run):

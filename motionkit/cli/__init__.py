@@ -22,9 +22,17 @@ from motionkit.errors import MotionkitError, MotionkitWarning
 BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("motionkit.cli.check_cmd:check", "Build every component's tiny preset and test it."),
     "data": ("motionkit.cli.data_cmd:data", "Make, convert and inspect motion datasets."),
+    "eval-tokenizer": (
+        "motionkit.cli.tokenizer_cmd:eval_tokenizer",
+        "Measure a trained tokenizer (L1, MPJPE, usage, perplexity).",
+    ),
     "list": ("motionkit.cli.list_cmd:list_components", "List registered components and options."),
     "plugins": ("motionkit.cli.plugins_cmd:plugins", "Show installed plugin distributions."),
     "render": ("motionkit.cli.render_cmd:render", "Render joints, features or BVH as a GIF/MP4."),
+    "tokenize": (
+        "motionkit.cli.tokenizer_cmd:tokenize",
+        "Export token ids and unigram frequencies of a dataset.",
+    ),
     "train": ("motionkit.cli.train_cmd:train", "Resolve a run configuration and train a stage."),
 }
 

@@ -13,11 +13,11 @@ from pathlib import Path
 import click
 
 from motionkit.cli import console
-from motionkit.config.run import STAGES, prepare_run_dir, resolve_run_config
+from motionkit.config.run import CONFIG_FILENAME, STAGES, prepare_run_dir, resolve_run_config
 from motionkit.errors import MotionkitError
 
 #: Training entry point per stage: ``"module:function"`` taking ``(config, run_dir)``.
-TRAINERS: dict[str, str] = {}
+TRAINERS: dict[str, str] = {"tokenizer": "motionkit.train.tokenizer:train_tokenizer"}
 
 
 @click.command(
@@ -45,6 +45,12 @@ TRAINERS: dict[str, str] = {}
     help="Run directory (default: runs/STAGE-TIMESTAMP).",
 )
 @click.option("--dry-run", is_flag=True, help="Resolve, print and (with --out) save the config.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Continue the run in --out from its last save (its config.json; options may raise "
+    "--max-steps).",
+)
 @click.pass_context
 def train(
     ctx: click.Context,
@@ -55,6 +61,7 @@ def train(
     dataset: str | None,
     out: Path | None,
     dry_run: bool,
+    resume: bool,
 ) -> None:
     """Train a stage. Component options follow the component they belong to:
 
@@ -66,6 +73,14 @@ def train(
     A field name shared by two sections is qualified with the section (--quantizer.dim 256,
     --model.dim 256). 'motionkit list --options NAME' shows a component's options.
     """
+    if resume:
+        if out is None or not (out / CONFIG_FILENAME).is_file():
+            raise MotionkitError("--resume needs --out pointing at a run with a config.json")
+        if config_file or preset or quantizer or dataset or stage:
+            raise MotionkitError(
+                "--resume takes the run's own config; only options like --max-steps may change"
+            )
+        config_file = out / CONFIG_FILENAME
     config = resolve_run_config(
         stage,
         choices={"quantizer": quantizer, "dataset": dataset},
@@ -86,6 +101,12 @@ def train(
             "use --dry-run to check and save the configuration"
         )
     run_dir = out or Path("runs") / f"{config.stage}-{time.strftime('%Y%m%d-%H%M%S')}"
-    prepare_run_dir(run_dir, config)
+    if resume:
+        config.save(run_dir)  # a raised --max-steps is part of the run from now on
+    else:
+        prepare_run_dir(run_dir, config)
+    console.err.print(f"run directory: {run_dir}")
     module_name, _, attr = target.partition(":")
-    getattr(importlib.import_module(module_name), attr)(config, run_dir)
+    metrics = getattr(importlib.import_module(module_name), attr)(config, run_dir, resume=resume)
+    if metrics:
+        console.out.print_json(data={"run": str(run_dir), **metrics})

@@ -166,11 +166,13 @@ def read_folder(
     max_len: int = 200,
     require_text: bool = False,
     limit: int = 0,
+    include_mirrors: bool = False,
 ) -> MotionDataset:
     """Read one split of a HumanML3D-layout folder (see the module docstring for the rules).
 
     ``split="all"`` without an ``all.txt`` lists every clip in ``new_joint_vecs/``. ``limit``
-    keeps only the first ``limit`` listed ids (0 keeps all).
+    keeps only the first ``limit`` listed ids (0 keeps all). ``include_mirrors`` adds the
+    ``M``-prefixed copy of every listed clip that has one in the folder but not in the list.
     """
     root = Path(root)
     if not (root / layout.FEATURES_DIR).is_dir():
@@ -184,6 +186,13 @@ def read_folder(
         ids = layout.read_split(root, split)
     if limit:
         ids = ids[:limit]
+    if include_mirrors:
+        listed = set(ids)
+        ids = ids + [
+            f"M{i}"
+            for i in ids
+            if f"M{i}" not in listed and (root / layout.FEATURES_DIR / f"M{i}.npy").is_file()
+        ]
     report = ReadReport(listed=len(ids))
     clips: list[MotionClip] = []
     dim = None

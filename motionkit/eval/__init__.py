@@ -1,0 +1,1 @@
+"""Evaluation: metrics as plain numpy functions, reusable on result files without torch."""
