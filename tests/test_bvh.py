@@ -1,4 +1,4 @@
-"""BVH reading, writing and SMPL export (motionkit.motion.bvh)."""
+"""BVH reading and writing (motionkit.motion.bvh) and SMPL export (motionkit.motion.bvh_export)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,9 @@ import numpy as np
 import pytest
 
 from motionkit.errors import MotionkitError
-from motionkit.motion.bvh import (
-    BVHError,
-    BVHMotion,
-    joints_to_bvh,
-    parse_bvh,
-    read_bvh,
-    write_bvh,
-)
+from motionkit.motion import quaternion as quat
+from motionkit.motion.bvh import BVHError, BVHMotion, parse_bvh, read_bvh, write_bvh
+from motionkit.motion.bvh_export import joints_to_bvh
 from motionkit.motion.skeleton import SMPL22
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -331,9 +326,7 @@ def smpl_motion(frames: int = 30, seed: int = 0) -> BVHMotion:
     angles[:, 0, 1] += 40 * t[:, 0]  # a slow turn
     text_channels = [("Xposition", "Yposition", "Zposition", "Zrotation", "Yrotation", "Xrotation")]
     text_channels += [("Zrotation", "Yrotation", "Xrotation")] * (n - 1)
-    from motionkit.motion.bvh import _euler_to_quat
-
-    rotations = _euler_to_quat(angles, "ZYX")
+    rotations = quat.euler_to_quat(angles, "ZYX", degrees=True)
     translations = np.broadcast_to(SMPL22.offsets, (frames, n, 3)).copy()
     translations[:, 0] = np.stack([0.3 * t[:, 0], 0.9 + 0.02 * np.sin(9 * t[:, 0]), t[:, 0]], -1)
     return BVHMotion(

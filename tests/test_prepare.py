@@ -19,7 +19,8 @@ from motionkit.data.prepare import (
     prepare_bvh_folder,
 )
 from motionkit.errors import MotionkitError
-from motionkit.motion.bvh import joints_to_bvh, write_bvh
+from motionkit.motion.bvh import write_bvh
+from motionkit.motion.bvh_export import joints_to_bvh
 from motionkit.motion.retarget import JointMap
 from motionkit.motion.skeleton import SMPL22
 from tests.test_bvh import BANDAI, CMU, needs_data, smpl_motion

@@ -87,6 +87,28 @@ def test_rotation_between_degenerate_inputs_are_finite() -> None:
     np.testing.assert_allclose(q[2], [1, 0, 0, 0])
 
 
+def test_kabsch_recovers_a_rotation_and_never_reflects() -> None:
+    rng = np.random.default_rng(1)  # its own generator: the other tests' data stay as they were
+    rot = quat.quat_to_matrix(quat.normalize(rng.normal(size=(20, 4))))  # (20, 3, 3)
+    source = rng.normal(size=(4, 3))
+    target = np.einsum("tij,kj->tki", rot, source)  # (20, 4, 3): rot @ source[k]
+    np.testing.assert_allclose(quat.kabsch(source, target), rot, atol=1e-12)
+    # Broadcasting over leading dimensions of both inputs, and float32 stays float32.
+    per_frame = np.broadcast_to(source, target.shape)
+    np.testing.assert_allclose(quat.kabsch(per_frame, target), rot, atol=1e-12)
+    assert quat.kabsch(source.astype(np.float32), target.astype(np.float32)).dtype == np.float32
+    # Noisy targets: the best fit is still a rotation close to the true one.
+    noisy = quat.kabsch(source, target + 1e-3 * rng.normal(size=target.shape))
+    assert np.abs(noisy - rot).max() < 1e-2
+    # A mirrored target is fitted by a proper rotation (det +1), not by the reflection.
+    mirror = np.diag([1.0, 1.0, -1.0])
+    best = quat.kabsch(source, target @ mirror)
+    np.testing.assert_allclose(np.linalg.det(best), 1.0, atol=1e-12)
+    np.testing.assert_allclose(
+        best @ np.swapaxes(best, -1, -2), np.broadcast_to(np.eye(3), best.shape), atol=1e-12
+    )
+
+
 @pytest.mark.parametrize("order", ["XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX"])
 def test_euler_round_trip_and_matrix_convention(order: str) -> None:
     angles = RNG.uniform(-1, 1, size=(300, 3)) * np.array([np.pi, np.pi / 2 - 0.01, np.pi])

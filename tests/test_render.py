@@ -16,6 +16,15 @@ from PIL import Image
 import motionkit.viz.render as viz
 from motionkit.cli.render_cmd import render as render_command
 from motionkit.motion.skeleton import SMPL22
+from motionkit.viz.motion import (
+    BODY_PARTS,
+    Motion,
+    RenderError,
+    body_root,
+    chains_from_parents,
+    joint_side,
+    load_motion,
+)
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 BANDAI_BOW = DATA / "bandai_dataset1" / "data" / "dataset-1_bow_active_001.bvh"
@@ -108,8 +117,9 @@ def test_gif_of_joints(walker_file: Path, tmp_path: Path, invoke) -> None:
 
 
 def test_left_and_right_get_their_colours(tmp_path: Path) -> None:
-    motion = viz.Motion(walking_joints(), SMPL22.chains, ("trunk",) * 5, SMPL22.fps)
-    coloured = viz.load_motion(_save(tmp_path / "w.npy", walking_joints()))
+    assert set(viz.PART_COLOURS) == set(BODY_PARTS)  # a colour for every body part
+    motion = Motion(walking_joints(), SMPL22.chains, ("trunk",) * 5, SMPL22.fps)
+    coloured = load_motion(_save(tmp_path / "w.npy", walking_joints()))
     assert coloured.parts == ("right_leg", "left_leg", "trunk", "right_arm", "left_arm")
     (plain,) = viz.render_frames(motion, frames=[0], size=(160, 160), dpi=40)
     (image,) = viz.render_frames(coloured, frames=[0], size=(160, 160), dpi=40)
@@ -130,7 +140,7 @@ def test_frame_to_png(walker_file: Path, tmp_path: Path, invoke) -> None:
     assert result.exit_code == 0, result.output
     with Image.open(out) as image:
         assert image.format == "PNG" and image.size == (160, 120)
-    motion = viz.load_motion(walker_file)
+    motion = load_motion(walker_file)
     viz.plot_pose(motion, tmp_path / "first.png", frame=0, size=(100, 80), dpi=40)
     with Image.open(tmp_path / "first.png") as image:
         assert image.size == (100, 80)
@@ -146,7 +156,7 @@ def test_frame_rates() -> None:
     assert indices == list(range(0, 343, 4)) and rate == pytest.approx(30.0012)
     assert viz.frame_indices(21, 20.0, 10.0) == (list(range(0, 21, 2)), 10.0)  # real time
     assert viz.frame_indices(5, 20.0, 20.0) == ([0, 1, 2, 3, 4], 20.0)
-    with pytest.raises(viz.RenderError, match="positive"):
+    with pytest.raises(RenderError, match="positive"):
         viz.frame_indices(5, 20.0, 0.0)
 
 
@@ -164,7 +174,7 @@ def test_features_input(tmp_path: Path, invoke) -> None:
 
     features = extract_features(walking_joints(), SMPL22)
     path = _save(tmp_path / "features.npy", features)
-    motion = viz.load_motion(path)
+    motion = load_motion(path)
     assert motion.num_frames == features.shape[0]
     np.testing.assert_allclose(motion.joints, recover_from_ric(features, SMPL22), atol=1e-6)
     # normalised features render after --mean/--std undo the normalisation
@@ -172,7 +182,7 @@ def test_features_input(tmp_path: Path, invoke) -> None:
     np.save(tmp_path / "mean.npy", mean)
     np.save(tmp_path / "std.npy", std)
     normalised = _save(tmp_path / "normalised.npy", (features - mean) / std)
-    again = viz.load_motion(normalised, mean=tmp_path / "mean.npy", std=tmp_path / "std.npy")
+    again = load_motion(normalised, mean=tmp_path / "mean.npy", std=tmp_path / "std.npy")
     np.testing.assert_allclose(again.joints, motion.joints, atol=1e-5)
     out = tmp_path / "features.gif"
     result = invoke(normalised, "--out", out, "--mean", tmp_path / "mean.npy", *SMALL,
@@ -188,7 +198,7 @@ def test_features_input(tmp_path: Path, invoke) -> None:
     not HUMANML3D.is_dir(), reason=f"real HumanML3D sample not found at {HUMANML3D}"
 )
 def test_real_features_decode_to_their_joints() -> None:
-    motion = viz.load_motion(HUMANML3D / "new_joint_vecs" / "000000.npy")
+    motion = load_motion(HUMANML3D / "new_joint_vecs" / "000000.npy")
     joints = np.load(HUMANML3D / "new_joints" / "000000.npy")
     assert motion.fps == 20.0
     np.testing.assert_allclose(motion.joints, joints, atol=1e-5)
@@ -203,21 +213,22 @@ def test_kit_joints_and_features(tmp_path: Path) -> None:
         rest[joint] = rest[KIT21.parents[joint]] + KIT21.offsets[joint]
     joints = rest[None] + np.linspace(0, 1, 6)[:, None, None] * np.array([0.0, 0.0, 0.2])
     joints[..., 1] -= joints[..., 1].min()
-    motion = viz.load_motion(_save(tmp_path / "kit.npy", joints))
+    motion = load_motion(_save(tmp_path / "kit.npy", joints))
     assert motion.fps == KIT21.fps and motion.num_joints == 21
     assert motion.parts == ("left_leg", "right_leg", "trunk", "left_arm", "right_arm")
     features = extract_features(joints, KIT21)
-    assert viz.load_motion(_save(tmp_path / "kit_features.npy", features)).num_joints == 21
+    assert load_motion(_save(tmp_path / "kit_features.npy", features)).num_joints == 21
     viz.plot_pose(motion, tmp_path / "kit.png", size=(120, 120), dpi=40)
     assert (tmp_path / "kit.png").is_file()
 
 
 def test_bvh_of_any_hierarchy(tmp_path: Path, invoke) -> None:
-    from motionkit.motion.bvh import joints_to_bvh, write_bvh
+    from motionkit.motion.bvh import write_bvh
+    from motionkit.motion.bvh_export import joints_to_bvh
 
     joints = walking_joints(12)
     path = write_bvh(tmp_path / "walk.bvh", joints_to_bvh(joints * 100.0, fps=20.0))  # in cm
-    motion = viz.load_motion(path)
+    motion = load_motion(path)
     assert motion.num_frames == 12 and motion.fps == pytest.approx(20.0)
     assert set(motion.parts) == {"left_leg", "right_leg", "trunk", "left_arm", "right_arm"}
     out = tmp_path / "walk.gif"
@@ -228,7 +239,7 @@ def test_bvh_of_any_hierarchy(tmp_path: Path, invoke) -> None:
 
 @pytest.mark.skipif(not BANDAI_BOW.is_file(), reason=f"Bandai BVH sample not found at {BANDAI_BOW}")
 def test_bandai_bvh(tmp_path: Path, invoke) -> None:
-    motion = viz.load_motion(BANDAI_BOW)
+    motion = load_motion(BANDAI_BOW)
     assert motion.num_joints == 22 and motion.fps == pytest.approx(30.0, rel=1e-4)
     assert motion.root == 1  # the carrier joint_Root on the floor is not the body's root
     assert {"left_leg", "right_leg", "left_arm", "right_arm", "trunk"} == set(motion.parts)
@@ -242,16 +253,16 @@ def test_bandai_bvh(tmp_path: Path, invoke) -> None:
 def test_chains_sides_and_root_from_a_hierarchy() -> None:
     # carrier -> hips -> (spine -> head, l_leg -> l_foot, r_leg -> r_foot)
     parents = [-1, 0, 1, 2, 1, 4, 1, 6]
-    assert viz.body_root(parents) == 1
-    assert viz.chains_from_parents(parents) == ((0, 1), (1, 2, 3), (1, 4, 5), (1, 6, 7))
-    assert viz.chains_from_parents(parents, start=1) == ((1, 2, 3), (1, 4, 5), (1, 6, 7))
-    assert viz.body_root([-1, 0, 1]) == 0  # an unbranched chain keeps its root
+    assert body_root(parents) == 1
+    assert chains_from_parents(parents) == ((0, 1), (1, 2, 3), (1, 4, 5), (1, 6, 7))
+    assert chains_from_parents(parents, start=1) == ((1, 2, 3), (1, 4, 5), (1, 6, 7))
+    assert body_root([-1, 0, 1]) == 0  # an unbranched chain keeps its root
     for name, side in [
         ("LeftUpLeg", "left"), ("LHipJoint", "left"), ("Shoulder_L", "left"), ("l_hip", "left"),
         ("mixamorig:RightArm", "right"), ("RThumb", "right"), ("UpperLeg_R", "right"),
         ("LowerBack", "center"), ("Hips", "center"), ("right_wrist", "right"),
     ]:  # fmt: skip
-        assert viz.joint_side(name) == side, name
+        assert joint_side(name) == side, name
 
 
 @pytest.mark.parametrize(
@@ -345,7 +356,7 @@ def test_failed_renders_leave_the_old_file(
 
     def failing_draw(scene, frame: int) -> np.ndarray:
         if frame == 7:
-            raise viz.RenderError("simulated failure at frame 7")
+            raise RenderError("simulated failure at frame 7")
         return draw(scene, frame)
 
     monkeypatch.setattr(viz._Scene, "draw", failing_draw)
@@ -377,13 +388,13 @@ def test_render_through_the_motionkit_command(walker_file: Path, tmp_path: Path,
 
 def test_motion_validation(tmp_path: Path) -> None:
     joints = walking_joints(3)
-    with pytest.raises(viz.RenderError, match=r"\(T, J, 3\)"):
-        viz.Motion(joints[0], SMPL22.chains, ("trunk",) * 5, 20.0)
-    with pytest.raises(viz.RenderError, match="bad chain"):
-        viz.Motion(joints, ((0, 30),), ("trunk",), 20.0)
-    with pytest.raises(viz.RenderError, match="unknown body parts"):
-        viz.Motion(joints, ((0, 1),), ("tail",), 20.0)
-    motion = viz.load_motion(_save(tmp_path / "j.npy", joints))
-    with pytest.raises(viz.RenderError, match="at least 16x16"):
+    with pytest.raises(RenderError, match=r"\(T, J, 3\)"):
+        Motion(joints[0], SMPL22.chains, ("trunk",) * 5, 20.0)
+    with pytest.raises(RenderError, match="bad chain"):
+        Motion(joints, ((0, 30),), ("trunk",), 20.0)
+    with pytest.raises(RenderError, match="unknown body parts"):
+        Motion(joints, ((0, 1),), ("tail",), 20.0)
+    motion = load_motion(_save(tmp_path / "j.npy", joints))
+    with pytest.raises(RenderError, match="at least 16x16"):
         viz.plot_pose(motion, tmp_path / "tiny.png", size=(8, 8))
     assert not (tmp_path / "tiny.png").exists()

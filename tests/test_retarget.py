@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from motionkit.motion.bvh import BVHMotion, joints_to_bvh, read_bvh
+from motionkit.motion import quaternion as quat
+from motionkit.motion.bvh import BVHMotion, read_bvh
+from motionkit.motion.bvh_export import joints_to_bvh
 from motionkit.motion.features import extract_features, recover_from_ric
 from motionkit.motion.retarget import (
     BUILTIN_MAPS,
@@ -83,9 +85,7 @@ def test_weighted_sources_scale_and_up_axis() -> None:
     turn = np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]], float)  # y-up -> z-up
     zup.translations[:, 0] = joints[:, 0] @ turn.T
     rot90 = np.array([np.cos(np.pi / 4), np.sin(np.pi / 4), 0, 0])  # +90 degrees about X
-    from motionkit.motion.bvh import _qmul
-
-    zup.rotations[:, 0] = _qmul(rot90, zup.rotations[:, 0])
+    zup.rotations[:, 0] = quat.multiply(rot90, zup.rotations[:, 0])
     np.testing.assert_allclose(zup.global_positions()[:, 0, 2], joints[:, 0, 1], atol=1e-9)
     back = to_smpl_positions(zup, identity_map(up="z"))
     np.testing.assert_allclose(back, joints, atol=1e-9)

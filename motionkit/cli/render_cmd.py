@@ -16,6 +16,7 @@ import click
 import motionkit.viz.render as viz
 from motionkit.cli import console
 from motionkit.errors import MotionkitError
+from motionkit.viz.motion import RenderError, load_motion
 
 #: Renders with at least this many frames show a progress bar on stderr.
 PROGRESS_MIN_FRAMES = 40
@@ -146,12 +147,12 @@ def _render(
     std: Path | None,
 ) -> None:
     if (mean is None) != (std is None):
-        raise viz.RenderError("--mean and --std go together: give both or neither")
+        raise RenderError("--mean and --std go together: give both or neither")
     if frame is not None and out.suffix.lower() != ".png":
-        raise viz.RenderError(f"--frame draws one picture: write a .png, not {out.name}")
+        raise RenderError(f"--frame draws one picture: write a .png, not {out.name}")
     if frame is None and out.suffix.lower() == ".png":
-        raise viz.RenderError("a .png holds one frame: pick it with --frame K, or write a .gif")
-    motion = viz.load_motion(file, skeleton=skeleton, mean=mean, std=std)
+        raise RenderError("a .png holds one frame: pick it with --frame K, or write a .gif")
+    motion = load_motion(file, skeleton=skeleton, mean=mean, std=std)
     title = file.name if title is None else title or None
     options = dict(title=title, elev=elev, azim=azim, trail=trail, floor=floor, dpi=dpi, size=size)
     start = time.perf_counter()

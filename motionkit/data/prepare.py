@@ -59,8 +59,9 @@ __all__ = [
     "prepare_bvh_folder",
 ]
 
-#: Clips shorter than this many frames at 20 fps are skipped (HumanML3D's ``min_motion_len``).
-MIN_FRAMES = 40
+#: Clips with fewer poses than this at 20 fps are skipped: their ``poses - 1`` feature frames
+#: would fall below HumanML3D's ``min_motion_len`` of 40.
+MIN_FRAMES = 41
 
 
 @runtime_checkable

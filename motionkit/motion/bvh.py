@@ -1,4 +1,4 @@
-"""Read and write Biovision Hierarchy (BVH) motion files; export SMPL 22-joint motion as BVH.
+"""Read and write Biovision Hierarchy (BVH) motion files, and their forward kinematics.
 
 A BVH file has a ``HIERARCHY`` section (nested ``ROOT``/``JOINT`` blocks with an ``OFFSET`` and
 ``CHANNELS``, leaves closed by ``End Site`` blocks) and a ``MOTION`` section (``Frames: T``,
@@ -15,7 +15,10 @@ Blender's importer:
 - Forward kinematics: ``G_j = G_parent @ R_j`` and ``p_j = p_parent + G_parent @ t_j``.
 
 :class:`BVHMotion` stores local rotations as unit quaternions ``(w, x, y, z)`` and local
-translations per frame, both in the file's units (no scaling, no axis change).
+translations per frame, both in the file's units (no scaling, no axis change). Rotation
+arithmetic is :mod:`motionkit.motion.quaternion`'s, whose Euler convention is the BVH one
+(``order="ZXY"``, ``degrees=True`` for the channels above). Joint positions are exported as
+BVH by :mod:`motionkit.motion.bvh_export`.
 """
 
 from __future__ import annotations
@@ -29,13 +32,12 @@ import numpy as np
 
 from motionkit.errors import MotionkitError, did_you_mean
 from motionkit.io import atomic_write_text
+from motionkit.motion import quaternion as quat
 
 __all__ = [
     "CHANNEL_NAMES",
     "BVHError",
     "BVHMotion",
-    "joints_to_bvh",
-    "positions_to_bvh",
     "read_bvh",
     "write_bvh",
 ]
@@ -149,7 +151,7 @@ class BVHMotion:
     # ---- kinematics -------------------------------------------------------------------------
     def global_transforms(self) -> tuple[np.ndarray, np.ndarray]:
         """World rotation matrices ``(T, J, 3, 3)`` and positions ``(T, J, 3)`` of every joint."""
-        local = _quat_to_matrix(self.rotations)
+        local = quat.quat_to_matrix(self.rotations)
         rot = np.empty_like(local)
         pos = np.empty_like(self.translations)
         for j in self._order:
@@ -206,103 +208,6 @@ def _topological_order(parents: np.ndarray, names: list[str]) -> list[int]:
             state[k] = 2
             order.append(k)
     return order
-
-
-# --------------------------------------------------------------------------------------------
-# Quaternion and rotation helpers (w, x, y, z); private, vectorised over leading axes
-# --------------------------------------------------------------------------------------------
-
-
-def _qmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    aw, ax, ay, az = np.moveaxis(a, -1, 0)
-    bw, bx, by, bz = np.moveaxis(b, -1, 0)
-    return np.stack(
-        [
-            aw * bw - ax * bx - ay * by - az * bz,
-            aw * bx + ax * bw + ay * bz - az * by,
-            aw * by - ax * bz + ay * bw + az * bx,
-            aw * bz + ax * by - ay * bx + az * bw,
-        ],
-        axis=-1,
-    )
-
-
-def _axis_quat(axis: int, degrees: np.ndarray) -> np.ndarray:
-    half = np.radians(degrees) * 0.5
-    q = np.zeros((*np.shape(degrees), 4))
-    q[..., 0] = np.cos(half)
-    q[..., 1 + axis] = np.sin(half)
-    return q
-
-
-def _euler_to_quat(degrees: np.ndarray, axes: str) -> np.ndarray:
-    """``(..., k)`` angles about ``axes`` (e.g. ``"ZXY"``, applied as ``Rz @ Rx @ Ry``)."""
-    q = np.zeros((*degrees.shape[:-1], 4))
-    q[..., 0] = 1.0
-    for i, axis in enumerate(axes):
-        q = _qmul(q, _axis_quat(_AXIS[axis], degrees[..., i]))
-    return q
-
-
-def _quat_to_matrix(q: np.ndarray) -> np.ndarray:
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    w, x, y, z = np.moveaxis(q, -1, 0)
-    return np.stack(
-        [
-            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-            np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-            np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-        ],
-        axis=-2,
-    )
-
-
-def _matrix_to_quat(m: np.ndarray) -> np.ndarray:
-    """Rotation matrices ``(..., 3, 3)`` -> unit quaternions with ``w >= 0``."""
-    m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
-    # Four candidate magnitudes; take the largest for numerical stability (Shepperd's method).
-    cand = np.stack(
-        [1 + m00 + m11 + m22, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22], -1
-    )
-    best = np.argmax(cand, axis=-1)
-    s = np.sqrt(np.maximum(np.take_along_axis(cand, best[..., None], -1)[..., 0], 1e-300)) * 2
-    q = np.empty((*m.shape[:-2], 4))
-    d21, d02, d10 = (
-        m[..., 2, 1] - m[..., 1, 2],
-        m[..., 0, 2] - m[..., 2, 0],
-        m[..., 1, 0] - m[..., 0, 1],
-    )
-    a01, a02, a12 = (
-        m[..., 0, 1] + m[..., 1, 0],
-        m[..., 0, 2] + m[..., 2, 0],
-        m[..., 1, 2] + m[..., 2, 1],
-    )
-    rows = [
-        (s / 4, d21 / s, d02 / s, d10 / s),
-        (d21 / s, s / 4, a01 / s, a02 / s),
-        (d02 / s, a01 / s, s / 4, a12 / s),
-        (d10 / s, a02 / s, a12 / s, s / 4),
-    ]
-    for k, row in enumerate(rows):
-        mask = best == k
-        q[mask] = np.stack([r[mask] for r in row], -1)
-    q /= np.linalg.norm(q, axis=-1, keepdims=True)
-    return np.where(q[..., :1] < 0, -q, q)
-
-
-def _matrix_to_euler(m: np.ndarray, axes: str) -> np.ndarray:
-    """Angles in degrees ``(..., 3)`` about three distinct ``axes`` with ``m = Ra @ Rb @ Rc``."""
-    i, j, k = (_AXIS[a] for a in axes)
-    s = 1.0 if (j - i) % 3 == 1 else -1.0  # +1 for the cyclic orders XYZ, YZX, ZXY
-    sin_b = np.clip(s * m[..., i, k], -1.0, 1.0)
-    b = np.arcsin(sin_b)
-    a = np.arctan2(-s * m[..., j, k], m[..., k, k])
-    c = np.arctan2(-s * m[..., i, j], m[..., i, i])
-    lock = np.abs(sin_b) > 1 - 1e-12  # gimbal lock: only a + c (or a - c) is defined; c := 0
-    if np.any(lock):
-        a = np.where(lock, np.arctan2(s * m[..., k, j], m[..., j, j]), a)
-        c = np.where(lock, 0.0, c)
-    return np.degrees(np.stack([a, b, c], -1))
 
 
 # --------------------------------------------------------------------------------------------
@@ -601,7 +506,7 @@ def _build_motion(joints: list[_Joint], values: np.ndarray, frame_time: float) -
                 rot_cols.append(column)
             column += 1
         if rot_axes:
-            rotations[:, index] = _euler_to_quat(values[:, rot_cols], rot_axes)
+            rotations[:, index] = _channels_to_quat(values[:, rot_cols], rot_axes)
     return BVHMotion(
         names=[j.name for j in joints],
         parents=np.array([j.parent for j in joints], dtype=np.int64),
@@ -612,6 +517,25 @@ def _build_motion(joints: list[_Joint], values: np.ndarray, frame_time: float) -
         frame_time=frame_time,
         end_sites={i: np.array(j.end_site) for i, j in enumerate(joints) if j.end_site is not None},
     )
+
+
+def _channels_to_quat(degrees: np.ndarray, axes: str) -> np.ndarray:
+    """Quaternions ``(T, 4)`` of rotation channel values ``(T, k)`` in degrees about ``axes``.
+
+    The rotations compose in the listed order (``"ZXY"`` is ``Rz @ Rx @ Ry``, the order of
+    :func:`motionkit.motion.quaternion.euler_to_quat`). The format also allows fewer, more or
+    repeated rotation channels, which are composed one axis at a time.
+    """
+    if len(axes) == 3 and len(set(axes)) == 3:
+        return quat.euler_to_quat(degrees, axes, degrees=True)
+    q = quat.identity(degrees.shape[:-1])
+    for i, axis in enumerate(axes):
+        half = np.radians(degrees[..., i]) * 0.5
+        single = quat.identity(half.shape)
+        single[..., 0] = np.cos(half)
+        single[..., 1 + _AXIS[axis]] = np.sin(half)
+        q = quat.multiply(q, single)
+    return q
 
 
 # --------------------------------------------------------------------------------------------
@@ -674,7 +598,7 @@ def _channel_values(motion: BVHMotion, j: int) -> list[np.ndarray]:
                 f"cannot write joint {motion.names[j]!r}: its rotation channels {axes} must be "
                 f"three distinct axes (e.g. Zrotation Yrotation Xrotation)"
             )
-        euler = _matrix_to_euler(_quat_to_matrix(q), axes)
+        euler = quat.quat_to_euler(q, axes, degrees=True)
         euler = np.unwrap(euler, period=360.0, axis=0) if len(euler) else euler
         angles = {k: euler[:, k] for k in range(3)}
     else:
@@ -704,213 +628,3 @@ def write_bvh(path: str | os.PathLike[str], motion: BVHMotion) -> Path:
     position channels are not written (they are the offsets).
     """
     return atomic_write_text(path, bvh_text(motion))
-
-
-# --------------------------------------------------------------------------------------------
-# Positions -> BVH (inverse kinematics on a rigid hierarchy)
-# --------------------------------------------------------------------------------------------
-
-
-def _rotation_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Matrices ``(..., 3, 3)`` of the shortest rotation taking direction ``a`` to ``b``."""
-    a = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-12)
-    b = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), 1e-12)
-    w = 1.0 + np.sum(a * b, axis=-1)
-    xyz = np.cross(a, b)
-    opposite = w < 1e-9
-    if np.any(opposite):  # 180 degrees: turn about any axis perpendicular to a
-        helper = np.where(np.abs(a[..., :1]) < 0.9, [1.0, 0.0, 0.0], [0.0, 1.0, 0.0])
-        perp = np.cross(a, helper)
-        perp /= np.linalg.norm(perp, axis=-1, keepdims=True)
-        xyz = np.where(opposite[..., None], perp, xyz)
-        w = np.where(opposite, 0.0, w)
-    return _quat_to_matrix(np.concatenate([w[..., None], xyz], -1))
-
-
-def _kabsch(rest: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Rotations ``(T, 3, 3)`` minimising ``sum_k |R rest[k] - target[:, k]|^2``.
-
-    ``rest`` is ``(K, 3)``, ``target`` ``(T, K, 3)`` with ``K >= 2``.
-    """
-    h = np.einsum("ka,tkb->tab", rest, target)
-    u, _, vt = np.linalg.svd(h)
-    d = np.sign(np.linalg.det(np.swapaxes(vt, -1, -2) @ np.swapaxes(u, -1, -2)))
-    d = np.where(d == 0, 1.0, d)
-    fix = np.zeros((len(h), 3, 3))
-    fix[:, 0, 0] = fix[:, 1, 1] = 1.0
-    fix[:, 2, 2] = d
-    return np.swapaxes(vt, -1, -2) @ fix @ np.swapaxes(u, -1, -2)
-
-
-def _fit_rest_offsets(
-    joints: np.ndarray, parents: np.ndarray, directions: np.ndarray, order: list[int]
-) -> np.ndarray:
-    """Rest offsets ``(J, 3)`` for positions ``(T, J, 3)``.
-
-    A bone's rest offset is its reference direction times its median length in the input. At a
-    joint with several children the children's offsets are the input's mean local shape
-    (aligned to the reference directions), so a rigid branching shape is reproduced exactly.
-    """
-    n = len(parents)
-    unit = directions / np.maximum(np.linalg.norm(directions, axis=-1, keepdims=True), 1e-12)
-    offsets = np.zeros((n, 3))
-    for j in range(n):
-        if parents[j] >= 0:
-            length = np.linalg.norm(joints[:, j] - joints[:, parents[j]], axis=-1)
-            offsets[j] = unit[j] * (float(np.median(length)) if len(length) else 0.0)
-    for j in order:
-        kids = [c for c in range(n) if parents[c] == j]
-        if len(kids) < 2 or len(joints) == 0:
-            continue
-        target = joints[:, kids] - joints[:, j : j + 1]
-        rest = offsets[kids]
-        for _ in range(3):  # a few alternations converge for near-rigid shapes
-            rot = _kabsch(rest, target)
-            rest = np.einsum("tba,tkb->tka", rot, target).mean(axis=0)
-        offsets[kids] = rest
-    return offsets
-
-
-def positions_to_bvh(
-    joints: np.ndarray,
-    names: list[str],
-    parents: list[int] | np.ndarray,
-    rest_offsets: np.ndarray,
-    *,
-    fps: float,
-    end_sites: dict[int, np.ndarray] | None = None,
-    root_channels: tuple[str, ...] = (
-        "Xposition",
-        "Yposition",
-        "Zposition",
-        "Zrotation",
-        "Yrotation",
-        "Xrotation",
-    ),
-    joint_channels: tuple[str, ...] = ("Zrotation", "Yrotation", "Xrotation"),
-) -> BVHMotion:
-    """A BVH motion whose forward kinematics follows the joint positions ``(T, J, 3)``.
-
-    Inverse kinematics on the rigid hierarchy: walking from the root, a joint with one child
-    gets the shortest rotation (relative to its parent) that aims the child's rest offset at
-    the child's position; a joint with several children gets the least-squares (Kabsch)
-    rotation over all of them; leaves keep their parent's orientation. Each bone is aimed from
-    the already-solved parent position, so errors do not accumulate down a chain. Forward
-    kinematics of the result reproduces ``joints`` exactly when its bone lengths equal the rest
-    offsets' and branching shapes are rigid; otherwise it is the closest fit.
-    """
-    joints = np.asarray(joints, dtype=np.float64)
-    parents = np.asarray(parents, dtype=np.int64)
-    rest_offsets = np.asarray(rest_offsets, dtype=np.float64)
-    frames, n = joints.shape[:2]
-    order = _topological_order(parents, list(names))
-    eye = np.broadcast_to(np.eye(3), (frames, 3, 3))
-    glob = np.empty((frames, n, 3, 3))
-    local = np.empty((frames, n, 3, 3))
-    solved = np.empty((frames, n, 3))
-    for j in order:
-        p = parents[j]
-        parent_rot = eye if p < 0 else glob[:, p]
-        if p < 0:
-            solved[:, j] = joints[:, j]
-        kids = [c for c in range(n) if parents[c] == j]
-        if not kids:
-            rot = parent_rot
-        elif len(kids) == 1:
-            c = kids[0]
-            aim = joints[:, c] - solved[:, j]
-            current = np.einsum("tab,b->ta", parent_rot, rest_offsets[c])
-            rot = _rotation_between(current, aim) @ parent_rot
-        else:
-            rot = _kabsch(rest_offsets[kids], joints[:, kids] - solved[:, j : j + 1])
-        glob[:, j] = rot
-        local[:, j] = np.swapaxes(parent_rot, -1, -2) @ rot
-        for c in kids:
-            solved[:, c] = solved[:, j] + np.einsum("tab,b->ta", rot, rest_offsets[c])
-    translations = np.broadcast_to(rest_offsets, (frames, n, 3)).copy()
-    channels = []
-    for j in range(n):
-        if parents[j] < 0:
-            translations[:, j] = joints[:, j]
-            channels.append(root_channels)
-        else:
-            channels.append(joint_channels)
-    return BVHMotion(
-        names=list(names),
-        parents=parents,
-        offsets=rest_offsets,
-        channels=channels,
-        rotations=_matrix_to_quat(local),
-        translations=translations,
-        frame_time=1.0 / fps,
-        end_sites=end_sites or {},
-    )
-
-
-#: End Site lengths (metres) of the SMPL leaves, along the leaf's own bone direction.
-_END_SITE_LENGTH = {"head": 0.10, "left_foot": 0.05, "right_foot": 0.05}
-_DEFAULT_END_SITE_LENGTH = 0.08  # hands
-
-
-def joints_to_bvh(joints: np.ndarray, fps: float = 20.0, *, rest: str = "input") -> BVHMotion:
-    """Export SMPL 22-joint positions ``(T, 22, 3)`` (metres, Y up) as a BVH motion.
-
-    The hierarchy uses the joint names and parents of ``SMPL22``; units are metres (Blender's
-    BVH importer reads them 1:1 into its metre-based scene with the default scale 1.0; its
-    default "Y up" axis conversion matches). The root (pelvis) has the channels ``Xposition
-    Yposition Zposition Zrotation Yrotation Xrotation``, every other joint ``Zrotation
-    Yrotation Xrotation``; the five leaves (head, feet, wrists) close with End Sites.
-
-    Args:
-        joints: ``(T, 22, 3)`` positions in the SMPL22 joint order.
-        fps: frame rate (HumanML3D: 20).
-        rest: ``"input"`` (default): rest offsets along the SMPL22 reference directions (but
-            head up and shoulders sideways, a friendlier rest pose) with the input's median
-            bone lengths, and the input's mean shape at the two branching joints (pelvis,
-            spine3), so FK of the file reproduces any input with constant bone lengths and a
-            rigid pelvis and shoulder girdle, as HumanML3D joints have. ``"reference"``: the
-            SMPL22 reference offsets as they are (FK reproduces inputs built on them).
-
-    Rotations come from inverse kinematics on the rigid hierarchy (:func:`positions_to_bvh`).
-    """
-    from motionkit.motion.skeleton import SMPL22
-
-    joints = np.asarray(joints, dtype=np.float64)
-    n = SMPL22.num_joints
-    if joints.ndim != 3 or joints.shape[1:] != (n, 3):
-        raise BVHError(
-            f"joints_to_bvh expects ({n} joints) positions of shape (T, {n}, 3), got {joints.shape}"
-        )
-    if not np.isfinite(joints).all():
-        raise BVHError("joints_to_bvh: the positions contain NaN or infinite values")
-    if not (math.isfinite(fps) and fps > 0):
-        raise BVHError(f"joints_to_bvh: fps must be positive, got {fps}")
-    parents = np.asarray(SMPL22.parents, dtype=np.int64)
-    reference = np.asarray(SMPL22.offsets, dtype=np.float64)
-    names = list(SMPL22.joint_names)
-    order = _topological_order(parents, names)
-    if rest == "input":
-        directions = np.array(SMPL22.raw_offsets, dtype=np.float64)
-        # A friendlier rest pose than the IK's raw directions: head up, shoulders sideways.
-        directions[names.index("head")] = (0.0, 1.0, 0.0)
-        directions[names.index("left_shoulder")] = (1.0, 0.0, 0.0)
-        directions[names.index("right_shoulder")] = (-1.0, 0.0, 0.0)
-        offsets = _fit_rest_offsets(joints, parents, directions, order)
-    elif rest == "reference":
-        offsets = reference.copy()
-    else:
-        raise BVHError(f"joints_to_bvh: rest must be 'input' or 'reference', got {rest!r}")
-    # Place the root offset so that the rest pose stands on the floor (y = 0 at its lowest joint).
-    rest_pos = np.zeros((n, 3))
-    for j in order:
-        if parents[j] >= 0:
-            rest_pos[j] = rest_pos[parents[j]] + offsets[j]
-    offsets[parents < 0] = [0.0, -rest_pos[:, 1].min(), 0.0]
-    end_sites = {}
-    for j in range(n):
-        if parents[j] >= 0 and not np.any(parents == j):
-            bone = offsets[j]
-            unit = bone / max(float(np.linalg.norm(bone)), 1e-12)
-            name = names[j]
-            end_sites[j] = unit * _END_SITE_LENGTH.get(name, _DEFAULT_END_SITE_LENGTH)
-    return positions_to_bvh(joints, names, parents, offsets, fps=fps, end_sites=end_sites)

@@ -163,18 +163,6 @@ def forward_kinematics(
     return positions
 
 
-def _kabsch(rest: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Rotations ``(..., 3, 3)`` best mapping ``rest (K, 3)`` onto ``target (..., K, 3)``."""
-    h = np.einsum("ki,...kj->...ij", rest, target)  # sum_k rest_k target_k^T
-    u, _, vt = np.linalg.svd(h)
-    v = np.swapaxes(vt, -1, -2)
-    d = np.sign(np.linalg.det(v @ np.swapaxes(u, -1, -2)))
-    d = np.where(d == 0, 1.0, d)
-    fix = np.ones((*d.shape, 3), dtype=h.dtype)
-    fix[..., 2] = d
-    return (v * fix[..., None, :]) @ np.swapaxes(u, -1, -2)
-
-
 def inverse_kinematics(
     joints: np.ndarray, skeleton: Skeleton, offsets: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -215,6 +203,6 @@ def inverse_kinematics(
             if len(kids) == 1:
                 local[..., j, :] = quat.rotation_between(offsets[kids[0]], bones[..., 0, :])
             else:
-                local[..., j, :] = quat.matrix_to_quat(_kabsch(offsets[kids], bones))
+                local[..., j, :] = quat.matrix_to_quat(quat.kabsch(offsets[kids], bones))
         glob[..., j, :] = quat.multiply(parent_rot, local[..., j, :])
     return local, joints[..., root, :].copy()

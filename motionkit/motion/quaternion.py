@@ -17,6 +17,7 @@ Conventions (shared by the whole ``motionkit.motion`` package):
   in the channel order, in degrees (pass ``degrees=True``).
 * ``rotation_between`` is the HumanML3D ``qbetween``:
   ``normalize([|v0||v1| + v0.v1, v0 x v1])``; the published pipeline evaluates it in float32.
+* ``kabsch`` is the least-squares rotation (a matrix) between two sets of paired vectors.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ __all__ = [
     "euler_to_quat",
     "identity",
     "inverse",
+    "kabsch",
     "matrix_to_cont6d",
     "matrix_to_quat",
     "multiply",
@@ -120,6 +122,25 @@ def rotation_between(v0: np.ndarray, v1: np.ndarray, dtype: type | None = None) 
     fallback = np.where(zero[..., None], identity(w.shape, q.dtype), half_turn)
     q = np.where(degenerate[..., None], fallback, q)
     return normalize(q)
+
+
+def kabsch(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Rotation matrices ``(..., 3, 3)`` best mapping ``source (..., K, 3)`` onto ``target``.
+
+    The proper rotation ``R`` (``det R = +1``, never a reflection) minimising
+    ``sum_k |R @ source[k] - target[k]|^2`` over ``K`` paired vectors (Kabsch's algorithm, by
+    SVD), broadcasting ``source`` and ``target (..., K, 3)`` over leading dimensions. Unique when
+    the vectors span at least a plane (``K >= 2`` non-parallel vectors).
+    """
+    source, target = _float(source), _float(target)
+    h = np.einsum("...ki,...kj->...ij", source, target)  # sum_k source_k target_k^T
+    u, _, vt = np.linalg.svd(h)
+    v = np.swapaxes(vt, -1, -2)
+    d = np.sign(np.linalg.det(v @ np.swapaxes(u, -1, -2)))
+    d = np.where(d == 0, 1.0, d)
+    fix = np.ones((*d.shape, 3), dtype=h.dtype)
+    fix[..., 2] = d
+    return (v * fix[..., None, :]) @ np.swapaxes(u, -1, -2)
 
 
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:

@@ -30,6 +30,7 @@ class TrainConfig:
         "tiny": {
             "max_steps": 20,
             "batch_size": 8,
+            "lr": 1e-3,
             "window": 32,
             "warmup_steps": 2,
             "eval_every": 10,

@@ -120,6 +120,8 @@ def train_tokenizer(config: RunConfig, run_dir: Path, *, resume: bool = False) -
         return train_cfg.lr * min(1.0, (s + 1) / max(1, train_cfg.warmup_steps))
 
     metrics: dict[str, float] = {}
+    if step == 0:  # the untrained baseline, so that a run shows what training bought
+        _log(run_dir, {"step": 0, "split": "val", **evaluate(model, val_clips, mean, std, device)})
     started = time.perf_counter()
     model.train()
     with progress_bar("training tokenizer", train_cfg.max_steps) as advance:
