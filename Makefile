@@ -22,10 +22,17 @@ $(STAMP): pyproject.toml constraints.txt plugins/motionkit-lfq/pyproject.toml | 
 install: $(STAMP)
 
 demo: install
+	rm -rf $(DEMO_DIR)
 	$(BIN)/motionkit list
 	$(BIN)/motionkit plugins --check
 	$(BIN)/motionkit check quantizers
-	$(BIN)/motionkit train --quantizer fsq --levels 8,8,8,6,5 --dry-run --out $(DEMO_DIR)
+	$(BIN)/motionkit data synth --out $(DEMO_DIR)/synthetic --num 300 --seed 0
+	$(BIN)/motionkit train --stage tokenizer --preset tiny --quantizer fsq --levels 5,5,5 \
+		--data $(DEMO_DIR)/synthetic --max-steps 300 --eval-every 100 --out $(DEMO_DIR)/tokenizer
+	$(BIN)/motionkit eval-tokenizer $(DEMO_DIR)/tokenizer --data $(DEMO_DIR)/synthetic --split test
+	$(BIN)/motionkit tokenize $(DEMO_DIR)/tokenizer --data $(DEMO_DIR)/synthetic
+	$(BIN)/motionkit render $(DEMO_DIR)/synthetic/new_joint_vecs/000000.npy \
+		--out $(DEMO_DIR)/000000.gif
 
 test: install lint
 	$(BIN)/python -m pytest

@@ -85,7 +85,7 @@ def corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def trained(corpus, tmp_path_factory) -> Path:
     run_dir = tmp_path_factory.mktemp("runs") / "tok"
-    args = ["train", "--preset", "tiny", "--dataset", "humanml3d", "--root", str(corpus)]
+    args = ["train", "--stage", "tokenizer", "--preset", "tiny", "--data", str(corpus)]
     args += ["--max-steps", "60", "--eval-every", "30", "--log-every", "5", "--out", str(run_dir)]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output

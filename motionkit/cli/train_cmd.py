@@ -40,6 +40,12 @@ TRAINERS: dict[str, str] = {"tokenizer": "motionkit.train.tokenizer:train_tokeni
 @click.option("--quantizer", help="Quantizer name, optionally NAME:PRESET (e.g. fsq, fsq:2^14).")
 @click.option("--dataset", help="Dataset name, optionally NAME:PRESET.")
 @click.option(
+    "--data",
+    "data_root",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Dataset folder in the HumanML3D layout (default: the synthetic corpus).",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
     help="Run directory (default: runs/STAGE-TIMESTAMP).",
@@ -59,6 +65,7 @@ def train(
     preset: str | None,
     quantizer: str | None,
     dataset: str | None,
+    data_root: Path | None,
     out: Path | None,
     dry_run: bool,
     resume: bool,
@@ -73,10 +80,14 @@ def train(
     A field name shared by two sections is qualified with the section (--quantizer.dim 256,
     --model.dim 256). 'motionkit list --options NAME' shows a component's options.
     """
+    args = list(ctx.args)
+    if data_root is not None:
+        dataset = dataset or _dataset_for_folder(data_root)
+        args += ["--dataset.root", str(data_root)]
     if resume:
         if out is None or not (out / CONFIG_FILENAME).is_file():
             raise MotionkitError("--resume needs --out pointing at a run with a config.json")
-        if config_file or preset or quantizer or dataset or stage:
+        if config_file or preset or quantizer or dataset or stage or data_root:
             raise MotionkitError(
                 "--resume takes the run's own config; only options like --max-steps may change"
             )
@@ -85,7 +96,7 @@ def train(
         stage,
         choices={"quantizer": quantizer, "dataset": dataset},
         config_file=config_file,
-        args=ctx.args,
+        args=args,
         preset=preset,
     )
     if dry_run:
@@ -110,3 +121,18 @@ def train(
     metrics = getattr(importlib.import_module(module_name), attr)(config, run_dir, resume=resume)
     if metrics:
         console.out.print_json(data={"run": str(run_dir), **metrics})
+
+
+def _dataset_for_folder(root: Path) -> str:
+    """``kit`` for a folder of 251-d features, else ``humanml3d``."""
+    import numpy as np
+
+    from motionkit.motion.skeleton import KIT21
+
+    first = next(iter(sorted((root / "new_joint_vecs").glob("*.npy"))), None)
+    if first is None:
+        raise MotionkitError(
+            f"{root} has no new_joint_vecs/*.npy; is it a HumanML3D-layout folder?"
+        )
+    width = np.load(first, mmap_mode="r", allow_pickle=False).shape[-1]
+    return "kit" if width == KIT21.feature_dim else "humanml3d"
