@@ -86,10 +86,10 @@ def prepare_bvh(
     src: Path, out: Path, skeleton: str, val_fraction: float, test_fraction: float, seed: int
 ) -> None:
     """Convert a folder of BVH files to the HumanML3D layout (retargeted to 22 joints, 20 fps)."""
-    from motionkit.data.prepare import prepare_bvh_folder
+    from motionkit.data.prepare import bvh_files, prepare_bvh_folder
 
     _require_empty(out)
-    total = sum(1 for _ in src.rglob("*.bvh"))
+    total = len(bvh_files(src))
     if total == 0:
         raise MotionkitError(f"no .bvh files under {src}")
     with progress_bar("converting", total) as advance:

@@ -98,7 +98,7 @@ _add_lemmas(
     "VERB",
     "walk run jog jump hop turn wave raise lift punch kick squat sit stand bow dance step "
     "sidestep move throw spin lower stretch crouch climb stride stroll bend perform go swing "
-    "rotate pace march skip lean crawl shuffle",
+    "rotate pace march skip lean crawl shuffle start stop",
 )
 for _form, _base in _IRREGULAR.items():
     _LEXICON[_form] = _LEXICON[_base]

@@ -389,6 +389,11 @@ def _clip_id(path: Path, src: Path, taken: set[str]) -> str:
     return clip_id
 
 
+def bvh_files(src: Path) -> list[Path]:
+    """Every ``.bvh`` file under ``src`` (any letter case), sorted."""
+    return sorted(p for p in Path(src).rglob("*") if p.suffix.lower() == ".bvh" and p.is_file())
+
+
 def prepare_bvh_folder(
     src: str | Path,
     out: str | Path,
@@ -433,7 +438,7 @@ def prepare_bvh_folder(
     fps = float(SMPL22.fps if fps is None else fps)
     if not src.is_dir():
         raise DatasetError(f"{src} is not a folder of BVH files")
-    files = sorted(p for p in src.rglob("*") if p.suffix.lower() == ".bvh" and p.is_file())
+    files = bvh_files(src)
     if not files:
         raise DatasetError(f"no .bvh files under {src}")
     auto = isinstance(skeleton, str) and skeleton.strip().lower() == "auto"
