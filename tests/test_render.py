@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 import motionkit.viz.render as viz
-from motionkit.cli.render_cmd import render as render_command
+from motionkit.cli import cli
 from motionkit.motion.skeleton import SMPL22
 from motionkit.viz.motion import (
     BODY_PARTS,
@@ -70,7 +70,7 @@ def invoke():
     runner = CliRunner()
 
     def run(*args: object):
-        return runner.invoke(render_command, [str(a) for a in args])
+        return runner.invoke(cli, ["render", *(str(a) for a in args)])
 
     return run
 
@@ -368,12 +368,7 @@ def test_failed_renders_leave_the_old_file(
     )
 
 
-def test_render_through_the_motionkit_command(walker_file: Path, tmp_path: Path, monkeypatch):
-    from motionkit.cli import BUILTIN_COMMANDS, cli
-
-    monkeypatch.setitem(
-        BUILTIN_COMMANDS, "render", ("motionkit.cli.render_cmd:render", "Render a motion.")
-    )
+def test_render_through_the_motionkit_command(walker_file: Path, tmp_path: Path):
     runner = CliRunner()
     result = runner.invoke(cli, ["render", str(walker_file), "--out", str(tmp_path / "x.txt")])
     assert result.exit_code == 1

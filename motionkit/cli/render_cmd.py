@@ -15,7 +15,6 @@ import click
 
 import motionkit.viz.render as viz
 from motionkit.cli import console
-from motionkit.errors import MotionkitError
 from motionkit.viz.motion import RenderError, load_motion
 
 #: Renders with at least this many frames show a progress bar on stderr.
@@ -120,32 +119,6 @@ def render(
     motionkit render clip.bvh --out clip.gif --fps 15
     motionkit render new_joints/000000.npy --frame 30 --out pose.png
     """
-    try:
-        _render(
-            file, out, frame, fps, title, skeleton, elev, azim, size, dpi, trail, floor, mean, std
-        )
-    except MotionkitError as exc:
-        error = click.ClickException(str(exc))
-        error.exit_code = exc.exit_code
-        raise error from None
-
-
-def _render(
-    file: Path,
-    out: Path,
-    frame: int | None,
-    fps: float | None,
-    title: str | None,
-    skeleton: str | None,
-    elev: float,
-    azim: float,
-    size: tuple[int, int],
-    dpi: int,
-    trail: bool,
-    floor: bool,
-    mean: Path | None,
-    std: Path | None,
-) -> None:
     if (mean is None) != (std is None):
         raise RenderError("--mean and --std go together: give both or neither")
     if frame is not None and out.suffix.lower() != ".png":

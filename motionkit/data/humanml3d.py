@@ -288,8 +288,11 @@ class _FolderConfig:
 
     def build(self) -> MotionDataset:
         """Read the split."""
+        return self._read(Path(self.root))
+
+    def _read(self, root: Path) -> MotionDataset:
         return read_folder(
-            self.root,
+            root,
             self.split,
             fps=self.FPS,
             min_len=self.min_len,
@@ -339,15 +342,7 @@ class SyntheticConfig(_FolderConfig):
     def build(self) -> MotionDataset:
         """Generate the corpus into :attr:`folder` unless it is already there, then read it."""
         ensure_synthetic_corpus(self.folder, self.num, self.seed)
-        return read_folder(
-            self.folder,
-            self.split,
-            fps=self.FPS,
-            min_len=self.min_len,
-            max_len=self.max_len,
-            require_text=self.require_text,
-            limit=self.limit,
-        )
+        return self._read(self.folder)
 
 
 def ensure_synthetic_corpus(root: Path, num: int, seed: int) -> None:
