@@ -35,6 +35,16 @@ def _require_empty(out: Path) -> None:
         raise MotionkitError(f"{out} exists and is not empty; choose a new --out folder")
 
 
+def split_options(command: Callable) -> Callable:
+    """``--val`` and ``--test``: the fractions of clips held out for validation and test."""
+    command = click.option(
+        "--test", "test_fraction", type=click.FloatRange(0, 1), default=0.1, show_default=True
+    )(command)
+    return click.option(
+        "--val", "val_fraction", type=click.FloatRange(0, 1), default=0.1, show_default=True
+    )(command)
+
+
 @click.group("data")
 def data() -> None:
     """Make, convert and inspect datasets in the HumanML3D folder layout."""
@@ -44,10 +54,7 @@ def data() -> None:
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="Output folder.")
 @click.option("--num", type=click.IntRange(min=1), default=2000, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--val", "val_fraction", type=click.FloatRange(0, 1), default=0.1, show_default=True)
-@click.option(
-    "--test", "test_fraction", type=click.FloatRange(0, 1), default=0.1, show_default=True
-)
+@split_options
 def synth(out: Path, num: int, seed: int, val_fraction: float, test_fraction: float) -> None:
     """Write a synthetic corpus of NUM captioned motions (deterministic for a seed)."""
     from motionkit.data.synthetic import generate_corpus
@@ -77,10 +84,7 @@ def synth(out: Path, num: int, seed: int, val_fraction: float, test_fraction: fl
     required=True,
     help="Joint map: a built-in name (cmu, bandai) or a TOML map file for any other skeleton.",
 )
-@click.option("--val", "val_fraction", type=click.FloatRange(0, 1), default=0.1, show_default=True)
-@click.option(
-    "--test", "test_fraction", type=click.FloatRange(0, 1), default=0.1, show_default=True
-)
+@split_options
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the split.")
 def prepare_bvh(
     src: Path, out: Path, skeleton: str, val_fraction: float, test_fraction: float, seed: int

@@ -36,6 +36,7 @@ from motionkit.motion.skeleton import (
     SMPL22,
     InvalidMotionError,
     Skeleton,
+    finite_float_array,
     validate_joints,
 )
 
@@ -102,16 +103,11 @@ def validate_features(features: np.ndarray, skeleton: Skeleton = SMPL22) -> np.n
             f"features must have shape (T, {d}) or (B, T, {d}) for skeleton {skeleton.name!r}, "
             f"got {arr.shape}{hint}"
         )
-    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-        raise InvalidMotionError(f"features must be a real numeric array, got dtype {arr.dtype}")
-    if arr.dtype not in (np.float32, np.float64):
-        arr = arr.astype(np.float64)
-    if not np.isfinite(arr).all():
-        raise InvalidMotionError(
-            f"features contain {np.size(arr) - np.isfinite(arr).sum()} NaN/inf values: "
-            "check the normalisation statistics (a zero std?) or the generator's output"
-        )
-    return arr
+    return finite_float_array(
+        arr,
+        "features",
+        "check the normalisation statistics (a zero std?) or the generator's output",
+    )
 
 
 def _uniform_skeleton(positions: np.ndarray, skeleton: Skeleton) -> np.ndarray:

@@ -131,14 +131,18 @@ def validate_joints(joints: np.ndarray, skeleton: Skeleton, min_frames: int = 1)
         raise InvalidMotionError(
             f"joints need at least {min_frames} frames on axis -3, got shape {arr.shape}"
         )
+    return finite_float_array(arr, "joints", "fill or drop those frames first")
+
+
+def finite_float_array(arr: np.ndarray, what: str, fix: str) -> np.ndarray:
+    """``arr`` as float32/float64 (other real dtypes become float64); errors on NaN/inf."""
     if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-        raise InvalidMotionError(f"joints must be a real numeric array, got dtype {arr.dtype}")
+        raise InvalidMotionError(f"{what} must be a real numeric array, got dtype {arr.dtype}")
     if arr.dtype not in (np.float32, np.float64):
         arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
         raise InvalidMotionError(
-            f"joints contain {np.size(arr) - np.isfinite(arr).sum()} NaN/inf values: "
-            "fill or drop those frames first"
+            f"{what} contain {np.size(arr) - np.isfinite(arr).sum()} NaN/inf values: {fix}"
         )
     return arr
 
