@@ -28,7 +28,8 @@ demo: install
 	$(BIN)/motionkit check quantizers
 	$(BIN)/motionkit data synth --out $(DEMO_DIR)/synthetic --num 300 --seed 0
 	$(BIN)/motionkit train --stage tokenizer --preset tiny --quantizer fsq --levels 5,5,5 \
-		--data $(DEMO_DIR)/synthetic --max-steps 300 --eval-every 100 --out $(DEMO_DIR)/tokenizer
+		--data $(DEMO_DIR)/synthetic --limit 0 --max-steps 300 --eval-every 100 \
+		--out $(DEMO_DIR)/tokenizer
 	$(BIN)/motionkit eval-tokenizer $(DEMO_DIR)/tokenizer --data $(DEMO_DIR)/synthetic --split test
 	$(BIN)/motionkit tokenize $(DEMO_DIR)/tokenizer --data $(DEMO_DIR)/synthetic
 	$(BIN)/motionkit render $(DEMO_DIR)/synthetic/new_joint_vecs/000000.npy \

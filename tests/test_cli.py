@@ -234,3 +234,28 @@ def test_module_entry_point():
     )
     assert result.returncode == 0
     assert __version__ in result.stdout
+
+
+def test_every_module_imports_first_in_a_fresh_interpreter():
+    """No import cycles: each module of the package imports on its own, in any order."""
+    code = textwrap.dedent(
+        """
+        import importlib, pkgutil, sys
+        import motionkit
+        names = sorted(m.name for m in pkgutil.walk_packages(motionkit.__path__, "motionkit."))
+        failures = []
+        for name in names:
+            if name == "motionkit.__main__":
+                continue
+            for loaded in [m for m in sys.modules if m.startswith("motionkit")]:
+                del sys.modules[loaded]
+            try:
+                importlib.import_module(name)
+            except Exception as exc:
+                failures.append(f"{name}: {type(exc).__name__}: {exc}")
+        print(len(names), "modules")
+        assert not failures, failures
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -165,6 +165,15 @@ def test_eval_tokenizer_and_tokenize(trained, corpus, tmp_path):
     assert sum(table["frequencies"][0]) + table["end_frequency"][0] == pytest.approx(1.0)
 
 
+def test_training_into_an_existing_run_is_refused(trained):
+    before = (trained / "metrics.jsonl").read_bytes()
+    args = ["train", "--stage", "tokenizer", "--preset", "tiny", "--out", str(trained)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 1
+    assert "already holds a training run; pass --resume" in result.stderr
+    assert (trained / "metrics.jsonl").read_bytes() == before
+
+
 def test_eval_tokenizer_without_weights_is_one_line(tmp_path, corpus):
     result = CliRunner().invoke(cli, ["eval-tokenizer", str(tmp_path), "--data", str(corpus)])
     assert result.exit_code == 1

@@ -3,31 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from motionkit.cli import console
 from motionkit.errors import MotionkitError
-
-
-@contextmanager
-def progress_bar(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar on stderr; yields ``advance(n)``."""
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console.err, transient=False) as progress:
-        task = progress.add_task(label, total=total)
-        yield lambda n=1: progress.advance(task, n)
+from motionkit.progress import progress_bar
 
 
 def _require_empty(out: Path) -> None:

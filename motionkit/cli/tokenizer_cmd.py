@@ -76,9 +76,9 @@ def tokenize(run: Path, data: Path, split: str, mirrors: bool, out: Path | None)
     """
     import torch
 
-    from motionkit.cli.data_cmd import progress_bar
     from motionkit.data.humanml3d import read_folder
     from motionkit.io import atomic_write_bytes, atomic_write_text
+    from motionkit.progress import progress_bar
     from motionkit.tokenizer.run import load_tokenizer
 
     model, mean, std, _ = load_tokenizer(run)

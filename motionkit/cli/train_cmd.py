@@ -115,6 +115,11 @@ def train(
     if resume:
         config.save(run_dir)  # a raised --max-steps is part of the run from now on
     else:
+        if any((run_dir / name).exists() for name in ("model.safetensors", "metrics.jsonl")):
+            raise MotionkitError(
+                f"{run_dir} already holds a training run; pass --resume to continue it or "
+                "choose a new --out (nothing was changed)"
+            )
         prepare_run_dir(run_dir, config)
     console.err.print(f"run directory: {run_dir}")
     module_name, _, attr = target.partition(":")

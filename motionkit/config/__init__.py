@@ -1,4 +1,12 @@
-"""Typed configuration: component config dataclasses and the frozen run config built from them."""
+"""Typed configuration: component config dataclasses and the frozen run config built from them.
+
+``motionkit.config.fields`` (``option``, presets, coercion) has no dependencies inside motionkit,
+so component modules import it freely; the run-config names (``RunConfig``, ``STAGES``, ...) live
+in ``motionkit.config.run`` and are loaded from here on first use, which keeps the import graph
+free of cycles (``run`` imports the component configs).
+"""
+
+from typing import Any
 
 from motionkit.config.fields import (
     ComponentConfig,
@@ -8,26 +16,23 @@ from motionkit.config.fields import (
     option,
     to_dict,
 )
-from motionkit.config.run import (
-    STAGES,
-    RunConfig,
-    Section,
-    Stage,
-    load_config_file,
-    resolve_run_config,
-)
+
+_RUN_NAMES = ("STAGES", "RunConfig", "Section", "Stage", "load_config_file", "resolve_run_config")
 
 __all__ = [
-    "STAGES",
     "ComponentConfig",
     "FieldInfo",
-    "RunConfig",
-    "Section",
-    "Stage",
     "config_fields",
     "from_dict",
-    "load_config_file",
     "option",
-    "resolve_run_config",
     "to_dict",
+    *_RUN_NAMES,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _RUN_NAMES:
+        from motionkit.config import run
+
+        return getattr(run, name)
+    raise AttributeError(f"module 'motionkit.config' has no attribute {name!r}")

@@ -5,7 +5,7 @@ Guo et al. 2022). ``start == end == 0.0`` means the caption covers the whole cli
 covers ``motion[int(start * fps):int(end * fps)]``. The word/POS tokens feed the standard text
 evaluator (one-hot of 15 POS classes); the official files were tagged with spaCy.
 
-Captions written by motionkit's converters and synthetic corpus are tagged with :func:`tag`,
+Captions written by motionkit's converters and synthetic corpus are tagged with ``tag``,
 a lexicon plus suffix rules over the vocabulary of motion descriptions. It is not spaCy, but it
 uses the same universal tags and is deterministic.
 """

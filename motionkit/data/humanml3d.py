@@ -10,7 +10,7 @@ Follows the official loader's rules (Guo et al. 2022, HumanML3D / KIT-ML):
 
 Missing or unreadable files are counted, reported once (one warning), and skipped. Any folder in
 this layout reads, including what ``motionkit data synth`` and ``motionkit data prepare-bvh``
-write. Features stay raw; :meth:`MotionDataset.normalize` applies ``Mean.npy``/``Std.npy``.
+write. Features stay raw; ``MotionDataset.normalize`` applies ``Mean.npy``/``Std.npy``.
 """
 
 from __future__ import annotations
@@ -85,7 +85,8 @@ class MotionDataset:
         split: split name (``train``, ``val``, ``test``, ``all``, ...).
         fps: frames per second of the features.
         clips: the kept clips and sub-clips.
-        mean, std: ``(D,)`` statistics from ``Mean.npy``/``Std.npy``, or ``None`` if absent.
+        mean: ``(D,)`` ``Mean.npy`` of the folder, or ``None`` if absent.
+        std: ``(D,)`` ``Std.npy`` of the folder, or ``None`` if absent.
         report: what was skipped.
     """
 
@@ -340,7 +341,7 @@ class SyntheticConfig(_FolderConfig):
         return Path(self.root or f"data/synthetic-n{self.num}-s{self.seed}")
 
     def build(self) -> MotionDataset:
-        """Generate the corpus into :attr:`folder` unless it is already there, then read it."""
+        """Generate the corpus into ``folder`` unless it is already there, then read it."""
         ensure_synthetic_corpus(self.folder, self.num, self.seed)
         return self._read(self.folder)
 

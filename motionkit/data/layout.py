@@ -84,9 +84,9 @@ def write_clip(
 
     Args:
         root: dataset folder (created if needed).
-        clip_id: file stem (see :func:`check_clip_id`).
+        clip_id: file stem (see ``check_clip_id``).
         features: ``(T, D)`` finite features.
-        captions: caption strings (whole clip) or :class:`Caption` objects (with spans).
+        captions: caption strings (whole clip) or ``Caption`` objects (with spans).
         joints: ``(T, J, 3)`` joints in the features' frame; default: recovered from the features
             with ``recover_from_ric`` (what HumanML3D ships).
     """

@@ -1,23 +1,23 @@
 """Convert a folder of BVH motion capture into a HumanML3D-layout dataset.
 
-Every ``*.bvh`` under the source folder is read (:mod:`motionkit.motion.bvh`), retargeted to the
-22 SMPL joints at 20 fps (:mod:`motionkit.motion.retarget`), turned into 263-d features
-(:func:`motionkit.motion.features.extract_features`, as HumanML3D, Guo et al. 2022) and written
-with captions by :mod:`motionkit.data.layout`; then the train/val/test splits and the train
+Every ``*.bvh`` under the source folder is read (``motionkit.motion.bvh``), retargeted to the
+22 SMPL joints at 20 fps (``motionkit.motion.retarget``), turned into 263-d features
+(``motionkit.motion.features.extract_features``, as HumanML3D, Guo et al. 2022) and written
+with captions by ``motionkit.data.layout``; then the train/val/test splits and the train
 split's ``Mean.npy``/``Std.npy``. A file that cannot be converted is skipped and reported with
 its reason; one bad file never stops the folder.
 
 Captions come from a *caption source*: any callable ``source(bvh_path) -> list[str]`` (an empty
 list means "nothing for this file": the file name is used instead). Built in, and detected from
-the folder by :func:`detect_captions`:
+the folder by ``detect_captions``:
 
-- :class:`BandaiCaptions`: Bandai-Namco-Research-Motiondataset (``cfg/content_label.txt``,
+- ``BandaiCaptions``: Bandai-Namco-Research-Motiondataset (``cfg/content_label.txt``,
   ``cfg/style_label.txt`` and a ``<name>.json`` ``{"content": i, "style": j}`` per clip): three
   paraphrases per clip from templates of the content and style labels ("a person walks
   happily.", "someone walks in a cheerful way.", "a happy person is walking.").
-- :class:`CMUCaptions`: a ``labels.tsv`` with a ``trial`` column: its ``kitml_text`` sentence
+- ``CMUCaptions``: a ``labels.tsv`` with a ``trial`` column: its ``kitml_text`` sentence
   when present, else the CMU description turned into a short sentence.
-- :class:`FileNameCaptions`: "a person performs <words of the file name>." for any folder.
+- ``FileNameCaptions``: "a person performs <words of the file name>." for any folder.
 """
 
 from __future__ import annotations
@@ -323,7 +323,7 @@ def detect_captions(src: Path) -> CaptionSource:
 
 @dataclass
 class PrepareReport:
-    """What :func:`prepare_bvh_folder` wrote and skipped.
+    """What ``prepare_bvh_folder`` wrote and skipped.
 
     Attributes:
         out: the dataset folder.
@@ -412,17 +412,19 @@ def prepare_bvh_folder(
     Args:
         src: folder searched recursively for ``*.bvh`` (any case).
         out: dataset folder (created; existing clip files with the same ids are replaced).
-        skeleton: a :class:`~motionkit.motion.retarget.JointMap`, a built-in map name (``cmu``,
+        skeleton: a ``JointMap``, a built-in map name (``cmu``,
             ``bandai``), the path of a TOML joint map, or ``"auto"`` (detect per file).
-        captions: caption source; ``None`` detects it from the folder (:func:`detect_captions`).
+        captions: caption source; ``None`` detects it from the folder (``detect_captions``).
             Files it has nothing for are captioned from their file name.
-        val_fraction, test_fraction, seed: the deterministic split (ids sorted, then shuffled).
+        val_fraction: share of the val split.
+        test_fraction: share of the test split.
+        seed: seed of the deterministic split (ids sorted, then shuffled).
         progress: called with ``1`` after each file (e.g. a progress bar's ``advance``).
         fps: frame rate of the dataset (default ``SMPL22.fps``, 20).
         min_frames: clips with fewer frames at ``fps`` are skipped.
 
     Returns:
-        A :class:`PrepareReport`; files that fail (unreadable BVH, missing joints, too short,
+        A ``PrepareReport``; files that fail (unreadable BVH, missing joints, too short,
         non-finite features) are listed in ``skipped`` with their reason.
 
     Raises:

@@ -14,11 +14,11 @@ Blender's importer:
   channels are translated by their ``OFFSET``.
 - Forward kinematics: ``G_j = G_parent @ R_j`` and ``p_j = p_parent + G_parent @ t_j``.
 
-:class:`BVHMotion` stores local rotations as unit quaternions ``(w, x, y, z)`` and local
+``BVHMotion`` stores local rotations as unit quaternions ``(w, x, y, z)`` and local
 translations per frame, both in the file's units (no scaling, no axis change). Rotation
-arithmetic is :mod:`motionkit.motion.quaternion`'s, whose Euler convention is the BVH one
+arithmetic is ``motionkit.motion.quaternion``'s, whose Euler convention is the BVH one
 (``order="ZXY"``, ``degrees=True`` for the channels above). Joint positions are exported as
-BVH by :mod:`motionkit.motion.bvh_export`.
+BVH by ``motionkit.motion.bvh_export``.
 """
 
 from __future__ import annotations
@@ -307,7 +307,7 @@ def read_bvh(path: str | os.PathLike[str]) -> BVHMotion:
 
 
 def parse_bvh(text: str, where: str = "<string>") -> BVHMotion:
-    """Parse the text of a BVH file (see :func:`read_bvh`); ``where`` names it in errors."""
+    """Parse the text of a BVH file (see ``read_bvh``); ``where`` names it in errors."""
     lines = text.splitlines()
     tokens = _Tokens(lines, where)
     first = tokens.peek()
@@ -523,7 +523,7 @@ def _channels_to_quat(degrees: np.ndarray, axes: str) -> np.ndarray:
     """Quaternions ``(T, 4)`` of rotation channel values ``(T, k)`` in degrees about ``axes``.
 
     The rotations compose in the listed order (``"ZXY"`` is ``Rz @ Rx @ Ry``, the order of
-    :func:`motionkit.motion.quaternion.euler_to_quat`). The format also allows fewer, more or
+    ``motionkit.motion.quaternion.euler_to_quat``). The format also allows fewer, more or
     repeated rotation channels, which are composed one axis at a time.
     """
     if len(axes) == 3 and len(set(axes)) == 3:
@@ -549,7 +549,7 @@ def _fmt(value: float) -> str:
 
 
 def bvh_text(motion: BVHMotion) -> str:
-    """The BVH file text of ``motion`` (see :func:`write_bvh`)."""
+    """The BVH file text of ``motion`` (see ``write_bvh``)."""
     children: dict[int, list[int]] = {i: [] for i in range(motion.num_joints)}
     roots = []
     for i, p in enumerate(motion.parents):

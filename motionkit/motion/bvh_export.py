@@ -1,9 +1,9 @@
 """Export joint positions as BVH: inverse kinematics onto a rigid hierarchy.
 
-:func:`positions_to_bvh` turns joint positions ``(T, J, 3)`` of any hierarchy into a
-:class:`~motionkit.motion.bvh.BVHMotion` whose forward kinematics follows them;
-:func:`joints_to_bvh` does so for the 22 SMPL joints of HumanML3D, with a rest pose fitted to
-the input. Write the result with :func:`motionkit.motion.bvh.write_bvh`.
+``positions_to_bvh`` turns joint positions ``(T, J, 3)`` of any hierarchy into a
+``BVHMotion`` whose forward kinematics follows them;
+``joints_to_bvh`` does so for the 22 SMPL joints of HumanML3D, with a rest pose fitted to
+the input. Write the result with ``motionkit.motion.bvh.write_bvh``.
 """
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ def joints_to_bvh(joints: np.ndarray, fps: float = 20.0, *, rest: str = "input")
             rigid pelvis and shoulder girdle, as HumanML3D joints have. ``"reference"``: the
             SMPL22 reference offsets as they are (FK reproduces inputs built on them).
 
-    Rotations come from inverse kinematics on the rigid hierarchy (:func:`positions_to_bvh`).
+    Rotations come from inverse kinematics on the rigid hierarchy (``positions_to_bvh``).
     """
     joints = np.asarray(joints, dtype=np.float64)
     n = SMPL22.num_joints

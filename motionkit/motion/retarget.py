@@ -16,7 +16,7 @@ look like SMPL's.
 Built-in maps: ``cmu`` (31-joint CMU mocap BVH, units of 1/0.45 inch, Y up) and ``bandai``
 (Bandai-Namco-Research-Motiondataset, 22 joints, centimetres, Y up).
 
-A user map is a TOML file (:func:`load_joint_map`)::
+A user map is a TOML file (``load_joint_map``)::
 
     [skeleton]
     name = "my_rig"          # shown in messages
@@ -159,11 +159,11 @@ class JointMap:
         return self  # pragma: no cover - a map without missing joints returned above
 
     def check(self, motion: BVHMotion, where: str = "the BVH") -> None:
-        """Raise :class:`JointMapError` when ``motion`` fits neither this map nor a variant."""
+        """Raise ``JointMapError`` when ``motion`` fits neither this map nor a variant."""
         self.resolve(motion, where)
 
     def to_toml(self) -> str:
-        """The map as a TOML file that :func:`load_joint_map` reads back (without variants)."""
+        """The map as a TOML file that ``load_joint_map`` reads back (without variants)."""
         lines = [
             "[skeleton]",
             f"name = {_toml_str(self.name)}",
@@ -445,11 +445,11 @@ def retarget(
     """The 22 SMPL joints ``(T', 22, 3)`` of ``motion``: metres, Y up, resampled to ``fps``.
 
     Args:
-        motion: a BVH motion (:func:`motionkit.motion.bvh.read_bvh`).
-        joint_map: a :class:`JointMap`, or the name of a built-in one (``cmu``, ``bandai``) or
+        motion: a BVH motion (``motionkit.motion.bvh.read_bvh``).
+        joint_map: a ``JointMap``, or the name of a built-in one (``cmu``, ``bandai``) or
             the path of a TOML map.
         fps: target frame rate (HumanML3D: 20); frames are linearly interpolated (see
-            :func:`resample`).
+            ``resample``).
 
     Raises:
         JointMapError: the BVH lacks a joint the map needs (the message lists its joints).

@@ -70,7 +70,7 @@ def save_optimizer(run_dir: Path, optimizer: torch.optim.Optimizer, step: int) -
 
 
 def load_optimizer(run_dir: Path, optimizer: torch.optim.Optimizer) -> int:
-    """Restore an optimiser saved by :func:`save_optimizer`; returns the saved step."""
+    """Restore an optimiser saved by ``save_optimizer``; returns the saved step."""
     try:
         meta = json.loads((run_dir / OPTIM_META).read_text())
         tensors = load_file(run_dir / OPTIM_FILE)

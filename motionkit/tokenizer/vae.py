@@ -2,7 +2,7 @@
 
 Shapes: motion ``(B, T, F)`` channel-last (``F`` = 263 for HumanML3D features), latents
 ``(B, T / 2**down_t, D)``, token indices ``(B, T / 2**down_t)`` (or ``(B, T', Q)`` for residual
-quantizers). ``T`` must be a multiple of ``2**down_t``; :meth:`MotionVAE.encode` pads otherwise.
+quantizers). ``T`` must be a multiple of ``2**down_t``; ``MotionVAE.encode`` pads otherwise.
 
 Encoder: ``Conv1d(F, W, 3)`` + act, then ``down_t`` x [``Conv1d(W, W, 4, stride 2)``,
 ``Resnet1D``], then ``Conv1d(W, D, 3)``. Decoder mirrors it with nearest up-sampling. A

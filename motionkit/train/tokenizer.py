@@ -27,6 +27,7 @@ from motionkit.data.stats import feature_stats
 from motionkit.errors import MotionkitError
 from motionkit.motion.features import feature_slices
 from motionkit.motion.skeleton import skeleton_for_feature_dim
+from motionkit.progress import progress_bar
 from motionkit.tokenizer import run as run_files
 from motionkit.tokenizer.evaluate import evaluate, normalised_clips
 from motionkit.tokenizer.vae import reconstruction_loss
@@ -77,8 +78,6 @@ def _log(run_dir: Path, record: dict[str, Any]) -> None:
 
 def train_tokenizer(config: RunConfig, run_dir: Path, *, resume: bool = False) -> dict[str, float]:
     """Train (or resume) the tokenizer of ``config`` into ``run_dir``; returns final val metrics."""
-    from motionkit.cli.data_cmd import progress_bar
-
     train_cfg = config["train"]
     torch.manual_seed(train_cfg.seed)
     device = pick_device(train_cfg.device)
@@ -122,7 +121,7 @@ def train_tokenizer(config: RunConfig, run_dir: Path, *, resume: bool = False) -
     metrics: dict[str, float] = {}
     if step == 0:  # the untrained baseline, so that a run shows what training bought
         _log(run_dir, {"step": 0, "split": "val", **evaluate(model, val_clips, mean, std, device)})
-    started = time.perf_counter()
+    started, first_step = time.perf_counter(), step
     model.train()
     with progress_bar("training tokenizer", train_cfg.max_steps) as advance:
         advance(step)
@@ -156,7 +155,7 @@ def train_tokenizer(config: RunConfig, run_dir: Path, *, resume: bool = False) -
                         "joints": joints.item(),
                         "aux": float(out.quantizer.aux_loss),
                         "lr": lr_at(step - 1),
-                        "frames_per_s": step
+                        "frames_per_s": (step - first_step)
                         * train_cfg.batch_size
                         * window
                         / max(time.perf_counter() - started, 1e-9),

@@ -1,12 +1,12 @@
-"""Motions to draw: the :class:`Motion` container, loading motion files and skeleton analysis.
+"""Motions to draw: the ``Motion`` container, loading motion files and skeleton analysis.
 
-A :class:`Motion` is joint positions ``(T, J, 3)`` with Y up (metres for HumanML3D/KIT-ML, any
+A ``Motion`` is joint positions ``(T, J, 3)`` with Y up (metres for HumanML3D/KIT-ML, any
 unit for BVH: the scene is scaled from the data's extents) plus the kinematic chains to draw and
-the body part of each chain. :func:`load_motion` reads joint ``.npy`` files ``(T, 22|21, 3)``,
+the body part of each chain. ``load_motion`` reads joint ``.npy`` files ``(T, 22|21, 3)``,
 HumanML3D/KIT-ML feature ``.npy`` files ``(T, 263|251)`` (decoded with ``recover_from_ric``) and
-``.bvh`` files, whose hierarchy is split into chains (:func:`chains_from_parents`) hanging from
-the body's root (:func:`body_root`), each given a body part from its joint names
-(:func:`joint_side`, :func:`body_parts`). Drawing is :mod:`motionkit.viz.render`'s.
+``.bvh`` files, whose hierarchy is split into chains (``chains_from_parents``) hanging from
+the body's root (``body_root``), each given a body part from its joint names
+(``joint_side``, ``body_parts``). Drawing is ``motionkit.viz.render``'s.
 """
 
 from __future__ import annotations
@@ -124,8 +124,10 @@ def load_motion(
             ``.npy`` HumanML3D/KIT-ML features ``(T, 263|251)``, or ``.bvh``.
         skeleton: ``"smpl22"``, ``"kit21"`` or a Skeleton; by default inferred from the joint
             count or feature width. Ignored for BVH (its own hierarchy is drawn).
-        mean, std: statistics (paths to ``.npy`` or arrays) to undo the normalisation of a
-            feature file (``features * std + mean``); normalised features cannot be detected.
+        mean: ``Mean`` statistics (a path to ``.npy`` or an array) to undo the normalisation
+            of a feature file (``features * std + mean``); normalised features cannot be
+            detected.
+        std: the matching ``Std`` statistics.
         fps: frame rate of the file, overriding the skeleton's (20 for HumanML3D, 12.5 for KIT-ML)
             or the BVH frame time.
 

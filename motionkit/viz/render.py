@@ -1,7 +1,7 @@
 """3-D stick-figure rendering of motions: animated GIF/MP4 and single-pose PNG.
 
-Draws a :class:`~motionkit.viz.motion.Motion` (joint positions with Y up, the kinematic chains
-and their body parts), as read by :func:`motionkit.viz.motion.load_motion`.
+Draws a ``Motion`` (joint positions with Y up, the kinematic chains
+and their body parts), as read by ``motionkit.viz.motion.load_motion``.
 
 The picture: bones coloured per limb (left limbs blue, right limbs red, the trunk dark grey), a
 floor grid at the lowest joint height of the whole clip, the figure's shadow, the root's path on
@@ -79,7 +79,7 @@ def _nice_step(span: float) -> float:
 
 @dataclass
 class _Scene:
-    """One figure for a motion; :meth:`draw` rasterises a frame as an ``(H, W, 3)`` uint8 array.
+    """One figure for a motion; ``draw`` rasterises a frame as an ``(H, W, 3)`` uint8 array.
 
     Data axes (X, Y up, Z) are shown as plot axes (Z, X, Y): a rotation, not a mirror, so that
     left and right stay where they are.
@@ -342,12 +342,14 @@ def render(
     """Animate ``motion`` to ``out_path`` (``.gif``, or ``.mp4`` when ffmpeg is installed).
 
     Args:
-        fps: output frame rate; see :func:`frame_indices` for which frames are shown.
+        fps: output frame rate; see ``frame_indices`` for which frames are shown.
         title: text above the figure (e.g. the caption), wrapped to the width.
-        elev, azim: camera elevation and azimuth in degrees (``azim=0`` looks from +Z).
+        elev: camera elevation in degrees.
+        azim: camera azimuth in degrees (``azim=0`` looks from +Z).
         trail: draw the root's path on the floor, the part already covered highlighted.
         floor: draw the floor grid and the figure's shadow.
-        dpi, size: resolution and image size in pixels ``(width, height)``.
+        dpi: resolution of the drawing.
+        size: image size in pixels ``(width, height)``.
         progress: called as ``progress(done, total)`` after each frame.
 
     The file is written through a temporary file in the same folder and renamed, so a failed

@@ -1,8 +1,8 @@
 """The synthetic body: pose parameters, the neutral skeleton, forward kinematics and placement.
 
-A motion is described per frame by a :class:`Track`: about thirty named pose parameters in
+A motion is described per frame by a ``Track``: about thirty named pose parameters in
 degrees (hip flexion, knee flexion, shoulder abduction, ...), the heading's turning rate, foot
-contact weights and flight parameters. :func:`pose_joints` turns a track into joint
+contact weights and flight parameters. ``pose_joints`` turns a track into joint
 positions ``(T, 22, 3)`` on the SMPL 22-joint skeleton with the HumanML3D reference bone lengths
 (``SMPL22.bone_lengths_m``), so every bone has its exact reference length:
 

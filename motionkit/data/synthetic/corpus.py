@@ -1,7 +1,7 @@
 """Clips and corpora: the sequencer that strings segments together, and the corpus writer.
 
-``generate_clip`` renders a :class:`~motionkit.data.synthetic.spec.ClipSpec` (random unless
-given): every segment's primitive produces a :class:`~motionkit.data.synthetic.body.Track`,
+``generate_clip`` renders a ``ClipSpec`` (random unless
+given): every segment's primitive produces a ``Track``,
 consecutive tracks overlap by ``OVERLAP`` frames and crossfade there (smoothstep weights), short
 clips are padded to ``MIN_FRAMES`` by holding the first and last pose, a little smooth noise
 is added to the upper body, and the result is posed (``body.pose_joints``) and captioned.
@@ -231,7 +231,8 @@ def generate_corpus(
         out: dataset folder (created if needed; existing clips of the same ids are replaced).
         num: number of clips; ids are ``000000``, ``000001``, ...
         seed: corpus seed; clip ``i`` is drawn from ``default_rng([seed, i])``.
-        val_fraction, test_fraction: shares of the val and test splits (random, by seed).
+        val_fraction: share of the val split (random, by seed).
+        test_fraction: share of the test split (random, by seed).
         progress: called with the number of clips just written, as they are written.
         workers: processes rendering clips in parallel (default: the usable CPUs, at most 8;
             corpora under 64 clips use one). The files do not depend on it. Workers are

@@ -1,10 +1,10 @@
 """What a synthetic clip shows: segments of the motion vocabulary, their parameters and timing.
 
-A clip is a sequence of :class:`Segment` (one to three actions played one after the other).
+A clip is a sequence of ``Segment`` (one to three actions played one after the other).
 The parameters a caption states (side, count, direction, speed, turn angle, standing up again)
 are fields of the segment and fully determine the motion the segment produces; the remaining
 variation (timing within a few percent, amplitudes, posture) comes from the random generator
-and from the clip's :class:`Style`.
+and from the clip's ``Style``.
 """
 
 from __future__ import annotations
