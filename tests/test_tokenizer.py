@@ -15,6 +15,7 @@ from motionkit.config.fields import from_preset
 from motionkit.config.run import RunConfig
 from motionkit.eval import tokenizer_metrics as tm
 from motionkit.quantizers.fsq import FSQConfig
+from motionkit.registry import quantizers
 from motionkit.tokenizer.config import MotionVAEConfig
 from motionkit.tokenizer.run import load_tokenizer
 from motionkit.tokenizer.vae import MotionVAE, resnet1d
@@ -180,3 +181,31 @@ def test_eval_tokenizer_without_weights_is_one_line(tmp_path, corpus):
     assert (
         result.stderr.strip().startswith("Error: ") and "has no model.safetensors" in result.stderr
     )
+
+
+@pytest.mark.parametrize("name", quantizers.names())
+def test_every_registered_quantizer_trains_in_the_vae(name, corpus, tmp_path):
+    run_dir = tmp_path / name
+    args = ["train", "--preset", "tiny", "--quantizer", name, "--data", str(corpus)]
+    args += ["--max-steps", "4", "--eval-every", "4", "--out", str(run_dir)]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    model, *_ = load_tokenizer(run_dir)
+    tokens = model.encode(torch.zeros(1, 16, 263))
+    assert tokens.shape[:2] == (1, 4) and int(tokens.max()) < model.quantizer.codebook_size
+
+
+@pytest.mark.slow
+def test_training_without_data_uses_the_synthetic_corpus(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "--preset", "tiny", "--max-steps", "3", "--eval-every", "3", "--out", "run"]
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    corpus = tmp_path / "data" / "synthetic-n64-s0"
+    assert json.loads((corpus / "synthetic.json").read_text())["num"] == 64
+    assert RunConfig.load(tmp_path / "run").names["dataset"] == "synthetic"
+    # a second run reuses the corpus instead of generating it again
+    stamp = (corpus / "Mean.npy").stat().st_mtime_ns
+    args[-1] = "run2"
+    assert CliRunner().invoke(cli, args, catch_exceptions=False).exit_code == 0
+    assert (corpus / "Mean.npy").stat().st_mtime_ns == stamp

@@ -153,7 +153,7 @@ def train_tokenizer(config: RunConfig, run_dir: Path, *, resume: bool = False) -
                         "loss": loss.item(),
                         "recon": recon.item(),
                         "joints": joints.item(),
-                        "aux": float(out.quantizer.aux_loss),
+                        "aux": out.quantizer.aux_loss.detach().item(),
                         "lr": lr_at(step - 1),
                         "frames_per_s": (step - first_step)
                         * train_cfg.batch_size
