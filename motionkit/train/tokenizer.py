@@ -119,7 +119,13 @@ def train_tokenizer(config: RunConfig, run_dir: Path, *, resume: bool = False) -
         return train_cfg.lr * min(1.0, (s + 1) / max(1, train_cfg.warmup_steps))
 
     metrics: dict[str, float] = {}
-    if step == 0:  # the untrained baseline, so that a run shows what training bought
+    if step == 0:
+        # Learned codebooks (k-means init) initialise on the first batch they see: make that a
+        # training batch, not the single clips of the baseline validation below.
+        model.train()
+        with torch.no_grad():
+            model(sampler.sample(train_cfg.batch_size).to(device))
+        # the untrained baseline, so that a run shows what training bought
         _log(run_dir, {"step": 0, "split": "val", **evaluate(model, val_clips, mean, std, device)})
     started, first_step = time.perf_counter(), step
     model.train()
