@@ -1,7 +1,7 @@
-"""Throughput of the motion tokenizer (MotionVAE + FSQ): training, encoding and decoding, in frames/s.
+"""Throughput of the motion tokenizer (MotionVAE + FSQ): training, encode, decode, in frames/s.
 
 Usage: python benchmarks/tokenizer_throughput.py [--models reference,tiny] [--batch-sizes 32,256]
-       [--warmup 2] [--steps 5] [--repeats 5] [--budget-s 240]
+       [--warmup 2] [--steps 5] [--repeats 5] [--min-time-s 3] [--budget-s 240]
        [--out benchmarks/results/tokenizer_throughput.json]
 
 Models, built with ``resolve_run_config`` + ``build_vae`` exactly as a training run builds them:
@@ -15,7 +15,8 @@ Both on 263-d HumanML3D features. Measured per model:
 * training: forward + loss (as ``train_tokenizer``: L1 reconstruction + 0.5 x smooth-L1 on the
   root-relative joints + the quantizer's auxiliary loss) + backward + gradient clipping + AdamW
   step, on batches of B random 64-frame windows drawn by ``WindowSampler`` (the training
-  sampler); ``--warmup`` untimed steps, then ``--steps`` timed ones. A batch size whose estimated
+  sampler); ``--warmup`` untimed steps, then at least ``--steps`` timed ones (more for small
+  models, until ``--min-time-s`` seconds are timed). A batch size whose estimated
   time (from the smallest batch's step time, scaled by frames) exceeds ``--budget-s`` is skipped
   and recorded as skipped;
 * encode: ``MotionVAE.encode`` (motion -> token ids) of 64 clips x 196 frames, eval mode, no grad;
@@ -87,17 +88,22 @@ def summary(samples: list[float], frames: int) -> dict:
         "best_s": round(best, 4),
         "frames_per_s_median": round(frames / median),
         "frames_per_s_best": round(frames / best),
+        "samples_s": [round(v, 4) for v in samples],
     }
 
 
-def train_steps(model, config, sampler: WindowSampler, batch: int, warmup: int, steps: int):
-    """Per-step seconds of ``steps`` timed training steps after ``warmup`` untimed ones."""
+def train_steps(
+    model, config, sampler: WindowSampler, batch: int, warmup: int, steps: int, min_time: float
+):
+    """Per-step seconds of timed training steps after ``warmup`` untimed ones: at least
+    ``steps``, and more (up to 50x ``steps``) until ``min_time`` seconds are timed."""
     train_cfg, model_cfg = config["train"], config["model"]
     ric = feature_slices(skeleton_for_feature_dim(FEATURE_DIM))["ric"]
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-4, betas=(0.9, 0.99))
     model.train()
-    samples = []
-    for i in range(warmup + steps):
+    samples: list[float] = []
+    i = 0
+    while i < warmup + steps or (sum(samples) < min_time and len(samples) < 50 * steps):
         start = time.perf_counter()
         x = sampler.sample(batch)
         out = model(x)
@@ -112,13 +118,15 @@ def train_steps(model, config, sampler: WindowSampler, batch: int, warmup: int, 
         elapsed = time.perf_counter() - start
         if i >= warmup:
             samples.append(elapsed)
+        i += 1
     return samples
 
 
-def timed(fn, repeats: int) -> list[float]:
+def timed(fn, repeats: int, min_time: float) -> list[float]:
+    """Seconds per call: at least ``repeats`` calls, more (up to 50x) until ``min_time`` s."""
     fn()  # warm-up
-    samples = []
-    for _ in range(repeats):
+    samples: list[float] = []
+    while len(samples) < repeats or (sum(samples) < min_time and len(samples) < 50 * repeats):
         start = time.perf_counter()
         fn()
         samples.append(time.perf_counter() - start)
@@ -168,16 +176,25 @@ def bench_model(name: str, args: argparse.Namespace) -> dict:
                 )
                 print(f"train B={batch}: skipped (estimated {estimate:.0f} s)")
                 continue
-        samples = train_steps(model, config, sampler, batch, args.warmup, args.steps)
+        load = os.getloadavg()[0]
+        samples = train_steps(
+            model, config, sampler, batch, args.warmup, args.steps, args.min_time_s
+        )
         stats = summary(samples, frames)
         per_frame_s = statistics.median(samples) / frames
         row["train"].append(
-            {"batch": batch, "window": WINDOW, "frames_per_step": frames, "warmup": args.warmup}
+            {
+                "batch": batch,
+                "window": WINDOW,
+                "frames_per_step": frames,
+                "warmup": args.warmup,
+                "load_average_1min_at_start": round(load, 2),
+            }
             | stats
         )
         print(
             f"train B={batch:<4d} {stats['frames_per_s_median']:>9,} frames/s "
-            f"({stats['median_s']:.3f} s/step, median of {args.steps})"
+            f"({stats['median_s']:.3f} s/step, median of {stats['samples']})"
         )
 
     model.eval()
@@ -185,13 +202,13 @@ def bench_model(name: str, args: argparse.Namespace) -> dict:
     frames = CLIPS * CLIP_FRAMES
     tokens = model.encode(motion)
     with torch.no_grad():
-        enc = summary(timed(lambda: model.encode(motion), args.repeats), frames)
-        dec = summary(timed(lambda: model.decode(tokens), args.repeats), frames)
+        enc = summary(timed(lambda: model.encode(motion), args.repeats, args.min_time_s), frames)
+        dec = summary(timed(lambda: model.decode(tokens), args.repeats, args.min_time_s), frames)
     for op, stats in (("encode", enc), ("decode", dec)):
         row[op] = {"batch": CLIPS, "frames_per_clip": CLIP_FRAMES, "frames": frames} | stats
         print(
             f"{op} {CLIPS}x{CLIP_FRAMES} {stats['frames_per_s_median']:>11,} frames/s "
-            f"({stats['median_s']:.3f} s, median of {args.repeats})"
+            f"({stats['median_s']:.3f} s, median of {stats['samples']})"
         )
     row["tokens_shape"] = list(tokens.shape)
     return row
@@ -226,6 +243,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5, help="timed training steps")
     parser.add_argument("--repeats", type=int, default=5, help="timed encode/decode calls")
     parser.add_argument(
+        "--min-time-s",
+        type=float,
+        default=3.0,
+        help="keep timing (up to 50x --steps / --repeats) until this many seconds are sampled",
+    )
+    parser.add_argument(
         "--budget-s",
         type=float,
         default=240.0,
@@ -246,14 +269,14 @@ def main() -> None:
     wall = time.perf_counter() - started
     load_after = os.getloadavg()
 
-    import vector_quantize_pytorch
+    from importlib.metadata import version
 
     result = {
         "benchmark": "tokenizer_throughput",
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "vector_quantize_pytorch": getattr(vector_quantize_pytorch, "__version__", "unknown"),
+        "vector_quantize_pytorch": version("vector-quantize-pytorch"),
         "numpy": np.__version__,
         "machine": f"{platform.machine()}, {_cpus()} usable cores, "
         f"{platform.system()} {platform.release()}",
@@ -294,9 +317,7 @@ def markdown(result: dict) -> str:
     ]
     for row in result["results"]:
         p = row["parameters"]
-        params = (
-            f"{p['encoder']:,} / {p['quantizer']:,} / {p['decoder']:,} ({p['total']:,})"
-        )
+        params = f"{p['encoder']:,} / {p['quantizer']:,} / {p['decoder']:,} ({p['total']:,})"
         for i, train in enumerate(row["train"]):
             first = i == 0
             if "skipped" in train:
