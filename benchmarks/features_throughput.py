@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import scipy
+from machine import cpu_name
 
 from motionkit.motion import SMPL22, extract_features, forward_kinematics_chains, recover_from_ric
 from motionkit.motion import quaternion as quat
@@ -93,23 +94,13 @@ def main() -> None:
         "scipy": scipy.__version__,
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, "
         f"{os.cpu_count()} cores, {platform.system()} {platform.release()}",
-        "cpu": _cpu_name(),
+        "cpu": cpu_name(),
         "threads": "numpy default (no thread limits set)",
         "results": rows,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import statistics
 import sys
@@ -21,15 +20,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from machine import usable_cpus
+
 from motionkit.data.synthetic import GENERATOR_VERSION, generate_corpus
 from motionkit.data.synthetic.corpus import default_workers
-
-
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
 
 
 def main() -> None:
@@ -57,7 +51,7 @@ def main() -> None:
         "benchmark": "synthetic_corpus",
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "python": platform.python_version(),
-        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, {_cpus()} cores",
+        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, {usable_cpus()} cores",
         "generator_version": GENERATOR_VERSION,
         "num": args.num,
         "seed": args.seed,

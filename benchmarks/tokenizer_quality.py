@@ -45,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from machine import cpu_name, usable_cpus
 
 from motionkit.config.run import prepare_run_dir, resolve_run_config
 from motionkit.data.humanml3d import read_folder
@@ -217,23 +218,6 @@ def _rounded(metrics: dict) -> dict:
     return {k: round(float(metrics[k]), 4) for k in keys if k in metrics}
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=750, help="training steps of every run")
@@ -289,9 +273,9 @@ def main() -> None:
         "torch": torch.__version__,
         "vector_quantize_pytorch": version("vector-quantize-pytorch"),
         "numpy": np.__version__,
-        "machine": f"{platform.machine()}, {_cpus()} usable cores, "
+        "machine": f"{platform.machine()}, {usable_cpus()} usable cores, "
         f"{platform.system()} {platform.release()}",
-        "cpu": _cpu_name(),
+        "cpu": cpu_name(),
         "device": "cpu (no GPU)",
         "torch_threads": torch.get_num_threads(),
         "load_average_1_5_15_before": [round(v, 2) for v in load_before],
