@@ -24,3 +24,24 @@ def usable_cpus() -> int:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
+
+
+def torch_environment() -> dict[str, object]:
+    """Library versions, machine, CPU and thread count, as the torch benchmarks record them."""
+    import platform
+    from importlib.metadata import version
+
+    import numpy as np
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "vector_quantize_pytorch": version("vector-quantize-pytorch"),
+        "numpy": np.__version__,
+        "machine": f"{platform.machine()}, {usable_cpus()} usable cores, "
+        f"{platform.system()} {platform.release()}",
+        "cpu": cpu_name(),
+        "device": "cuda" if torch.cuda.is_available() else "cpu (no GPU)",
+        "torch_threads": torch.get_num_threads(),
+    }

@@ -37,15 +37,13 @@ import argparse
 import json
 import math
 import os
-import platform
 import shutil
 import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
-from machine import cpu_name, usable_cpus
+from machine import torch_environment
 
 from motionkit.config.run import prepare_run_dir, resolve_run_config
 from motionkit.data.humanml3d import read_folder
@@ -264,20 +262,10 @@ def main() -> None:
             rows.append(run_case(dataset, root, case, args.steps, args.work))
     wall = time.perf_counter() - started
 
-    from importlib.metadata import version
-
     result = {
         "benchmark": "tokenizer_quality",
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "vector_quantize_pytorch": version("vector-quantize-pytorch"),
-        "numpy": np.__version__,
-        "machine": f"{platform.machine()}, {usable_cpus()} usable cores, "
-        f"{platform.system()} {platform.release()}",
-        "cpu": cpu_name(),
-        "device": "cpu (no GPU)",
-        "torch_threads": torch.get_num_threads(),
+        **torch_environment(),
         "load_average_1_5_15_before": [round(v, 2) for v in load_before],
         "load_average_1_5_15_after": [round(v, 2) for v in os.getloadavg()],
         "wall_s": round(wall, 1),

@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -42,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from machine import cpu_name, usable_cpus
+from machine import torch_environment
 
 from motionkit.config.run import resolve_run_config
 from motionkit.motion.features import feature_slices
@@ -253,20 +252,10 @@ def main() -> None:
     wall = time.perf_counter() - started
     load_after = os.getloadavg()
 
-    from importlib.metadata import version
-
     result = {
         "benchmark": "tokenizer_throughput",
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "vector_quantize_pytorch": version("vector-quantize-pytorch"),
-        "numpy": np.__version__,
-        "machine": f"{platform.machine()}, {usable_cpus()} usable cores, "
-        f"{platform.system()} {platform.release()}",
-        "cpu": cpu_name(),
-        "device": "cpu (no GPU)",
-        "torch_threads": torch.get_num_threads(),
+        **torch_environment(),
         "load_average_1_5_15_before": [round(v, 2) for v in load_before],
         "load_average_1_5_15_after": [round(v, 2) for v in load_after],
         "note": "shared machine: other work may have run concurrently, so the numbers are a "
