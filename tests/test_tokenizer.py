@@ -186,7 +186,8 @@ def test_eval_tokenizer_without_weights_is_one_line(tmp_path, corpus):
 @pytest.mark.parametrize("name", quantizers.names())
 def test_every_registered_quantizer_trains_in_the_vae(name, corpus, tmp_path):
     run_dir = tmp_path / name
-    args = ["train", "--preset", "tiny", "--quantizer", name, "--data", str(corpus)]
+    args = ["train", "--stage", "tokenizer", "--preset", "tiny", "--quantizer", name]
+    args += ["--data", str(corpus)]
     args += ["--max-steps", "4", "--eval-every", "4", "--out", str(run_dir)]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -198,7 +199,8 @@ def test_every_registered_quantizer_trains_in_the_vae(name, corpus, tmp_path):
 @pytest.mark.slow
 def test_training_without_data_uses_the_synthetic_corpus(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    args = ["train", "--preset", "tiny", "--max-steps", "3", "--eval-every", "3", "--out", "run"]
+    args = ["train", "--stage", "tokenizer", "--preset", "tiny", "--max-steps", "3"]
+    args += ["--eval-every", "3", "--out", "run"]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     corpus = tmp_path / "data" / "synthetic-n64-s0"

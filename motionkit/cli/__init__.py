@@ -26,6 +26,10 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
         "motionkit.cli.tokenizer_cmd:eval_tokenizer",
         "Measure a trained tokenizer (L1, MPJPE, usage, perplexity).",
     ),
+    "generate": (
+        "motionkit.cli.generate_cmd:generate",
+        "Generate motion from captions with a trained generator.",
+    ),
     "list": ("motionkit.cli.list_cmd:list_components", "List registered components and options."),
     "plugins": ("motionkit.cli.plugins_cmd:plugins", "Show installed plugin distributions."),
     "render": ("motionkit.cli.render_cmd:render", "Render joints, features or BVH as a GIF/MP4."),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -74,48 +73,9 @@ def tokenize(run: Path, data: Path, split: str, mirrors: bool, out: Path | None)
     Output: tokens-SPLIT.npz (one int64 array per clip id, (T') or (T', Q)) and
     unigram-SPLIT.json (code counts plus one END per sequence, for the normalised loss).
     """
-    import torch
+    from motionkit.tokenizer.export import export_tokens
 
-    from motionkit.data.humanml3d import read_folder
-    from motionkit.io import atomic_write_bytes, atomic_write_text
-    from motionkit.progress import progress_bar
-    from motionkit.tokenizer.run import load_tokenizer
-
-    model, mean, std, _ = load_tokenizer(run)
-    dataset = read_folder(data, split, min_len=1, max_len=10**9, include_mirrors=mirrors)
-    tokens: dict[str, np.ndarray] = {}
-    with progress_bar("tokenizing", len(dataset)) as advance, torch.no_grad():
-        for clip in dataset.clips:
-            x = torch.from_numpy(((clip.features - mean) / std).astype(np.float32))[None]
-            tokens[clip.id] = model.encode(x)[0].numpy().astype(np.int64)
-            advance(1)
-    q = model.quantizer
-    flat = (
-        np.concatenate([t.reshape(-1, q.num_codebooks) for t in tokens.values()])
-        if tokens
-        else np.zeros((0, q.num_codebooks), np.int64)
-    )
-    counts = np.stack(
-        [np.bincount(flat[:, i], minlength=q.codebook_size) for i in range(q.num_codebooks)]
-    )
-    total = counts.sum(axis=1, keepdims=True) + len(tokens)
-    table = {
-        "split": split,
-        "sequences": len(tokens),
-        "codebook_size": q.codebook_size,
-        "num_codebooks": q.num_codebooks,
-        "end_index": q.codebook_size,
-        "counts": counts.tolist(),
-        "end_count": len(tokens),
-        "frequencies": (counts / total).tolist(),
-        "end_frequency": (len(tokens) / total[:, 0]).tolist(),
-    }
-    folder = out or run / "tokens"
-    buffer = io.BytesIO()
-    np.savez(buffer, **tokens)
-    atomic_write_bytes(folder / f"tokens-{split}.npz", buffer.getvalue())
-    atomic_write_text(folder / f"unigram-{split}.json", json.dumps(table) + "\n")
-    frames = sum(c.num_frames for c in dataset.clips)
+    tokens, table, folder = export_tokens(run, data, split, mirrors=mirrors, out=out)
     console.out.print(
-        f"{len(tokens)} sequences, {flat.shape[0]} tokens from {frames} frames -> {folder}"
+        f"{len(tokens)} sequences, {table['tokens']} tokens -> {folder}"
     )

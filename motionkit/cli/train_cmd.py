@@ -6,18 +6,20 @@ components map onto their config fields (see ``motionkit.config.run``).
 
 from __future__ import annotations
 
-import importlib
 import time
 from pathlib import Path
 
 import click
 
 from motionkit.cli import console
-from motionkit.config.run import CONFIG_FILENAME, STAGES, prepare_run_dir, resolve_run_config
+from motionkit.config.run import (
+    CONFIG_FILENAME,
+    DEFAULT_STAGE,
+    prepare_run_dir,
+    resolve_run_config,
+    stages,
+)
 from motionkit.errors import MotionkitError
-
-#: Training entry point per stage: ``"module:function"`` taking ``(config, run_dir)``.
-TRAINERS: dict[str, str] = {"tokenizer": "motionkit.train.tokenizer:train_tokenizer"}
 
 
 @click.command(
@@ -26,9 +28,10 @@ TRAINERS: dict[str, str] = {"tokenizer": "motionkit.train.tokenizer:train_tokeni
 )
 @click.option(
     "--stage",
-    type=click.Choice(sorted(STAGES)),
+    type=click.Choice(sorted(stages())),
     default=None,
-    help="What to train (default: the config file's stage, else tokenizer).",
+    help=f"What to train (default: the config file's stage, else {DEFAULT_STAGE}: the "
+    "tokenizer, then the generator).",
 )
 @click.option(
     "--config",
@@ -39,6 +42,8 @@ TRAINERS: dict[str, str] = {"tokenizer": "motionkit.train.tokenizer:train_tokeni
 @click.option("--preset", help="Preset applied to every section, e.g. 'tiny' for a quick run.")
 @click.option("--quantizer", help="Quantizer name, optionally NAME:PRESET (e.g. fsq, fsq:2^14).")
 @click.option("--dataset", help="Dataset name, optionally NAME:PRESET.")
+@click.option("--backbone", help="Generator backbone, optionally NAME:PRESET (e.g. prefix-lm:44M).")
+@click.option("--text-encoder", help="Text encoder name, optionally NAME:PRESET (e.g. learned).")
 @click.option(
     "--data",
     "data_root",
@@ -65,6 +70,8 @@ def train(
     preset: str | None,
     quantizer: str | None,
     dataset: str | None,
+    backbone: str | None,
+    text_encoder: str | None,
     data_root: Path | None,
     out: Path | None,
     dry_run: bool,
@@ -73,11 +80,13 @@ def train(
     """Train a stage. Component options follow the component they belong to:
 
     \b
-      motionkit train --quantizer fsq --levels 8,8,8,6,5
+      motionkit train --quantizer fsq --levels 8,8,8,6,5 --data DIR
+      motionkit train --stage generator --tokenizer RUN --backbone prefix-lm --data DIR
       motionkit train --quantizer vq --codebook-size 512 --train.lr 1e-4
       motionkit train --config exp.toml --preset tiny --dry-run
 
-    A field name shared by two sections is qualified with the section (--quantizer.dim 256,
+    Without --stage both stages train, the tokenizer then the generator, into RUN/tokenizer
+    and RUN/generator. A field name shared by two sections is qualified with the section (--quantizer.dim 256,
     --model.dim 256). 'motionkit list --options NAME' shows a component's options.
     """
     args = list(ctx.args)
@@ -87,14 +96,19 @@ def train(
     if resume:
         if out is None or not (out / CONFIG_FILENAME).is_file():
             raise MotionkitError("--resume needs --out pointing at a run with a config.json")
-        if config_file or preset or quantizer or dataset or stage or data_root:
+        if config_file or preset or quantizer or dataset or stage or data_root or backbone:
             raise MotionkitError(
                 "--resume takes the run's own config; only options like --max-steps may change"
             )
         config_file = out / CONFIG_FILENAME
     config = resolve_run_config(
         stage,
-        choices={"quantizer": quantizer, "dataset": dataset},
+        choices={
+            "quantizer": quantizer,
+            "dataset": dataset,
+            "backbone": backbone,
+            "text_encoder": text_encoder,
+        },
         config_file=config_file,
         args=args,
         preset=preset,
@@ -105,25 +119,20 @@ def train(
             path = prepare_run_dir(out, config)
             console.err.print(f"saved {path}")
         return
-    target = TRAINERS.get(config.stage)
-    if target is None:
-        raise MotionkitError(
-            f"this motionkit version cannot train the {config.stage!r} stage yet; "
-            "use --dry-run to check and save the configuration"
-        )
     run_dir = out or Path("runs") / f"{config.stage}-{time.strftime('%Y%m%d-%H%M%S')}"
     if resume:
         config.save(run_dir)  # a raised --max-steps is part of the run from now on
     else:
-        if any((run_dir / name).exists() for name in ("model.safetensors", "metrics.jsonl")):
+        started = ("model.safetensors", "metrics.jsonl", "tokenizer", "generator")
+        if any((run_dir / name).exists() for name in started):
             raise MotionkitError(
                 f"{run_dir} already holds a training run; pass --resume to continue it or "
                 "choose a new --out (nothing was changed)"
             )
         prepare_run_dir(run_dir, config)
     console.err.print(f"run directory: {run_dir}")
-    module_name, _, attr = target.partition(":")
-    metrics = getattr(importlib.import_module(module_name), attr)(config, run_dir, resume=resume)
+    trainer = stages()[config.stage].trainer()
+    metrics = trainer(config, run_dir, resume=resume)
     if metrics:
         console.out.print_json(data={"run": str(run_dir), **metrics})
 

@@ -1,7 +1,7 @@
 """Typed configuration: component config dataclasses and the frozen run config built from them.
 
 ``motionkit.config.fields`` (``option``, presets, coercion) has no dependencies inside motionkit,
-so component modules import it freely; the run-config names (``RunConfig``, ``STAGES``, ...) live
+so component modules import it freely; the run-config names (``RunConfig``, ``stages``, ...) live
 in ``motionkit.config.run`` and are loaded from here on first use, which keeps the import graph
 free of cycles (``run`` imports the component configs).
 """
@@ -17,7 +17,15 @@ from motionkit.config.fields import (
     to_dict,
 )
 
-_RUN_NAMES = ("STAGES", "RunConfig", "Section", "Stage", "load_config_file", "resolve_run_config")
+_RUN_NAMES = (
+    "RunConfig",
+    "Section",
+    "Stage",
+    "get_stage",
+    "load_config_file",
+    "resolve_run_config",
+    "stages",
+)
 
 __all__ = [
     "ComponentConfig",

@@ -18,6 +18,7 @@ with close-match suggestions. Config files use the same shape as the saved ``con
 
 from __future__ import annotations
 
+import importlib
 import json
 import tomllib
 import warnings
@@ -31,8 +32,6 @@ from motionkit.config import fields as F
 from motionkit.errors import ConfigError, MotionkitError, MotionkitWarning
 from motionkit.io import atomic_write_text
 from motionkit.registry import Registry, get_registry
-from motionkit.tokenizer.config import MotionVAEConfig
-from motionkit.train.config import TrainConfig
 
 CONFIG_FILENAME = "config.json"
 _RESERVED_KEYS = ("stage", "preset", "motionkit_version")
@@ -59,11 +58,17 @@ class Section:
 
 @dataclass(frozen=True)
 class Stage:
-    """A kind of training run and the sections its config holds, in order."""
+    """A kind of training run: the sections its config holds, in order, and how it trains.
+
+    Attributes:
+        train: ``"module:function"`` called as ``function(config, run_dir, resume=...)``; it
+            returns the final validation metrics. Imported only when a run starts.
+    """
 
     name: str
     description: str
     sections: tuple[Section, ...]
+    train: str
 
     def section(self, name: str) -> Section:
         for section in self.sections:
@@ -75,28 +80,43 @@ class Stage:
             f"(sections: {', '.join(known)})"
         )
 
+    def trainer(self) -> Any:
+        """The stage's training function."""
+        module, _, attr = self.train.partition(":")
+        return getattr(importlib.import_module(module), attr)
 
-STAGES: dict[str, Stage] = {
-    "tokenizer": Stage(
-        name="tokenizer",
-        description="train a motion VAE + quantizer that turns motion into tokens",
-        sections=(
-            Section("dataset", "training data", registry="datasets", default="synthetic"),
-            Section("model", "motion VAE architecture", config_cls=MotionVAEConfig),
-            Section("quantizer", "latent quantizer", registry="quantizers", default="fsq"),
-            Section("train", "optimisation", config_cls=TrainConfig),
-        ),
-    ),
-}
-DEFAULT_STAGE = "tokenizer"
+
+#: Modules that register the built-in stages (config-only imports: no torch).
+STAGE_MODULES = ("motionkit.tokenizer.stage", "motionkit.generator.stage")
+_STAGES: dict[str, Stage] = {}
+_builtin_stages_loaded = False
+#: The stage of ``motionkit train`` without ``--stage`` and without a config file's stage.
+DEFAULT_STAGE = "pipeline"
+
+
+def register_stage(stage: Stage) -> Stage:
+    """Add a stage (called by the stage's own module at import)."""
+    _STAGES[stage.name] = stage
+    return stage
+
+
+def stages() -> dict[str, Stage]:
+    """Every stage by name."""
+    global _builtin_stages_loaded
+    if not _builtin_stages_loaded:
+        _builtin_stages_loaded = True
+        for module in STAGE_MODULES:
+            importlib.import_module(module)
+    return dict(_STAGES)
 
 
 def get_stage(name: str) -> Stage:
-    if name not in STAGES:
+    known = stages()
+    if name not in known:
         raise ConfigError(
-            f"unknown stage {name!r}{F.suggest(name, list(STAGES))} (stages: {', '.join(STAGES)})"
+            f"unknown stage {name!r}{F.suggest(name, list(known))} (stages: {', '.join(known)})"
         )
-    return STAGES[name]
+    return known[name]
 
 
 @dataclass(frozen=True)
@@ -104,7 +124,7 @@ class RunConfig:
     """The complete, frozen configuration of one run.
 
     Attributes:
-        stage: the stage name (see ``STAGES``).
+        stage: the stage name (see ``stages()``).
         sections: config object per section name, in the stage's order.
         names: registry name of each component section that is set.
     """

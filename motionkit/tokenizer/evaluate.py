@@ -30,6 +30,7 @@ def evaluate(
 ) -> dict[str, float]:
     """L1 (normalised), MPJPE (mm), codebook usage and perplexity over whole clips."""
     skeleton = skeleton_for_feature_dim(model.feature_dim)
+    was_training = model.training
     model.eval()
     l1_sum = l1_count = 0.0
     errors, weights, codes = [], [], []
@@ -48,7 +49,7 @@ def evaluate(
             errors.append(tm.mpjpe_mm(pred, true))
             weights.append(frames)
             codes.append(out.quantizer.indices[0].cpu().numpy())
-    model.train()
+    model.train(was_training)
     if not codes:
         return {}
     q = model.quantizer

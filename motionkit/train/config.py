@@ -17,8 +17,15 @@ class TrainConfig:
     batch_size: int = option(256, help="clips (windows) per optimisation step")
     window: int = option(64, help="frames per random training window (tokenizer stage)")
     lr: float = option(2e-4, help="peak AdamW learning rate")
+    beta1: float = option(0.9, help="AdamW beta1")
+    beta2: float = option(0.99, help="AdamW beta2")
     weight_decay: float = option(0.0, help="AdamW weight decay")
     warmup_steps: int = option(1000, help="linear learning-rate warm-up steps")
+    schedule: Literal["constant", "cosine"] = option(
+        "constant", help="learning rate after the warm-up: constant, or cosine decay to the floor"
+    )
+    min_lr_ratio: float = option(0.1, help="cosine schedule: final learning rate / peak")
+    grad_accum: int = option(1, help="micro-batches accumulated per optimisation step")
     grad_clip: float = option(1.0, help="clip the global gradient norm to this (0 disables)")
     eval_every: int = option(1000, help="validate every this many steps")
     log_every: int = option(50, help="append a metrics line every this many steps")
@@ -39,7 +46,7 @@ class TrainConfig:
     }
 
     def __post_init__(self) -> None:
-        positive = ("max_steps", "batch_size", "window", "eval_every", "log_every")
+        positive = ("max_steps", "batch_size", "window", "eval_every", "log_every", "grad_accum")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -48,3 +55,6 @@ class TrainConfig:
         for name in ("weight_decay", "grad_clip", "warmup_steps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
+        for name in ("beta1", "beta2", "min_lr_ratio"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
