@@ -49,7 +49,7 @@ from motionkit.config.run import prepare_run_dir, resolve_run_config
 from motionkit.data.humanml3d import read_folder
 from motionkit.tokenizer.evaluate import evaluate, normalised_clips
 from motionkit.tokenizer.run import METRICS_FILE, load_tokenizer
-from motionkit.train.tokenizer import train_tokenizer
+from motionkit.tokenizer.task import train_tokenizer
 
 BANDAI_SRC = Path("/work/shared/data/bandai_dataset1")
 SYNTH_NUM, SYNTH_SEED = 1000, 0

@@ -48,7 +48,7 @@ from motionkit.motion.features import feature_slices
 from motionkit.motion.skeleton import skeleton_for_feature_dim
 from motionkit.tokenizer.run import build_vae
 from motionkit.tokenizer.vae import reconstruction_loss
-from motionkit.train.tokenizer import WindowSampler
+from motionkit.tokenizer.task import WindowSampler
 
 FEATURE_DIM = 263
 WINDOW = 64

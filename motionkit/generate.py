@@ -91,9 +91,7 @@ def _stack_text(a: TextFeatures, b: TextFeatures) -> TextFeatures:
         return F.pad(t.features, (0, 0, 0, extra)), F.pad(t.mask, (0, extra), value=False)
 
     (fa, ma), (fb, mb) = pad(a), pad(b)
-    return TextFeatures(
-        torch.cat([fa, fb]), torch.cat([ma, mb]), torch.cat([a.pooled, b.pooled])
-    )
+    return TextFeatures(torch.cat([fa, fb]), torch.cat([ma, mb]), torch.cat([a.pooled, b.pooled]))
 
 
 def _filter(logits: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:

@@ -355,8 +355,26 @@ quantizers = Registry(
     ),
     validate=_validate_component,
 )
-backbones = Registry("backbones", singular="backbone", validate=_validate_component)
-text_encoders = Registry("text_encoders", singular="text encoder", validate=_validate_component)
+backbones = Registry(
+    "backbones",
+    singular="backbone",
+    builtin_modules=(
+        "motionkit.backbones.prefix_lm",
+        "motionkit.backbones.decoder_only",
+        "motionkit.backbones.encoder_decoder",
+    ),
+    validate=_validate_component,
+)
+text_encoders = Registry(
+    "text_encoders",
+    singular="text encoder",
+    builtin_modules=(
+        "motionkit.text.learned",
+        "motionkit.text.minilm",
+        "motionkit.text.pretrained",
+    ),
+    validate=_validate_component,
+)
 datasets = Registry(
     "datasets",
     singular="dataset",
@@ -382,3 +400,27 @@ def get_registry(kind: str) -> Registry:
     raise UnknownComponentError(
         f"unknown component kind {kind!r}{hint} (kinds: {', '.join(REGISTRIES)})"
     )
+
+
+def create_config(kind: str, spec: str, **overrides: Any) -> Any:
+    """The config of component ``spec`` (``"name"`` or ``"name:preset"``) of registry ``kind``,
+    with field ``overrides``; unknown names, presets and fields are one-line errors."""
+    from motionkit.config import fields
+
+    name, _, preset = spec.partition(":")
+    cls = get_registry(kind).get(name.strip())
+    where = f"{get_registry(kind).singular} {name.strip()!r}"
+    cfg = fields.from_preset(cls, preset.strip() or None, where)
+    return fields.replace(cfg, overrides, where) if overrides else cfg
+
+
+def create(kind: str, spec: str, context: dict[str, Any] | None = None, **overrides: Any) -> Any:
+    """Build a component in one call (the front door, like timm's ``create_model``)::
+
+        fsq = create("quantizers", "fsq:2^14", {"dim": 512})
+        backbone = create("backbones", "prefix-lm:tiny", {"vocab": vocab, "text_dim": 32})
+
+    ``context`` holds the build arguments the component needs from its surroundings (a latent
+    width, a vocabulary); ``overrides`` change config fields.
+    """
+    return create_config(kind, spec, **overrides).build(**(context or {}))

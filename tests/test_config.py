@@ -60,7 +60,11 @@ def test_coerce_is_strict_about_types():
 
 def test_levels_flag_sets_fsq_levels():
     cfg = resolve_run_config(choices={"quantizer": "fsq"}, args=["--levels", "8,8,8,6,5"])
-    assert cfg.stage == "tokenizer"
+    # no stage: the pipeline (tokenizer, then generator) with the default components
+    assert cfg.stage == "pipeline"
+    assert (cfg.names["backbone"], cfg.names["text_encoder"]) == ("prefix-lm", "learned")
+    tok = resolve_run_config("tokenizer", args=["--levels", "8,8,8,6,5"])
+    assert tok.stage == "tokenizer" and "backbone" not in tok
     assert cfg.names["quantizer"] == "fsq"
     assert cfg["quantizer"] == FSQConfig(levels=(8, 8, 8, 6, 5))
     assert cfg["quantizer"].codebook_size == 15360
@@ -218,7 +222,7 @@ def test_run_config_is_frozen_and_round_trips_through_json(tmp_path):
     data = json.loads(path.read_text())
     assert data["quantizer"]["name"] == "rvq"
     assert data["quantizer"]["num_quantizers"] == 3
-    assert data["stage"] == "tokenizer"
+    assert data["stage"] == "pipeline"
     reloaded = RunConfig.load(tmp_path)
     assert reloaded == cfg
     assert reloaded["quantizer"] == cfg["quantizer"]

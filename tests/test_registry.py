@@ -185,7 +185,9 @@ def test_groups_are_read_per_kind(fake_plugin):
         },
         {"multi_mod": FAKE_QUANTIZER},
     )
-    assert registry.backbones.names() == ["fakebone"]
+    plugin_backbones = [e.name for e in registry.backbones.entries() if not e.builtin]
+    assert plugin_backbones == ["fakebone"]
+    assert "fakebone" in registry.backbones.names() and "prefix-lm" in registry.backbones.names()
     assert registry.metrics.names() == ["fakemetric"]
     assert "fakebone" not in quantizers.names()
     assert registry.backbones.get("fakebone").__name__ == "FakeConfig"

@@ -22,7 +22,9 @@ from motionkit.cli import console
 @click.option("--seed", default=0, show_default=True, help="Seed of the first sample (+1 each).")
 @click.option("--greedy", is_flag=True, help="Take the most likely token at every step.")
 @click.option("--temperature", default=1.0, show_default=True, help="Sampling temperature.")
-@click.option("--top-k", default=0, show_default=True, help="Keep the k most likely tokens (0: all).")
+@click.option(
+    "--top-k", default=0, show_default=True, help="Keep the k most likely tokens (0: all)."
+)
 @click.option("--top-p", default=1.0, show_default=True, help="Nucleus sampling mass (1: all).")
 @click.option("--cfg-scale", default=1.0, show_default=True, help="Classifier-free guidance.")
 @click.option("--min-tokens", default=1, show_default=True, help="Refuse END before this.")

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import click
-import numpy as np
 
 from motionkit.cli import console
 
@@ -76,6 +75,4 @@ def tokenize(run: Path, data: Path, split: str, mirrors: bool, out: Path | None)
     from motionkit.tokenizer.export import export_tokens
 
     tokens, table, folder = export_tokens(run, data, split, mirrors=mirrors, out=out)
-    console.out.print(
-        f"{len(tokens)} sequences, {table['tokens']} tokens -> {folder}"
-    )
+    console.out.print(f"{len(tokens)} sequences, {table['tokens']} tokens -> {folder}")

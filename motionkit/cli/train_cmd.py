@@ -86,8 +86,9 @@ def train(
       motionkit train --config exp.toml --preset tiny --dry-run
 
     Without --stage both stages train, the tokenizer then the generator, into RUN/tokenizer
-    and RUN/generator. A field name shared by two sections is qualified with the section (--quantizer.dim 256,
-    --model.dim 256). 'motionkit list --options NAME' shows a component's options.
+    and RUN/generator. A field name shared by two sections is qualified with the section
+    (--quantizer.dim 256, --backbone.dim 512). 'motionkit list --options NAME' shows a
+    component's options.
     """
     args = list(ctx.args)
     if data_root is not None:

@@ -6,8 +6,12 @@ from motionkit.config.run import Section, Stage, register_stage
 from motionkit.generator.config import GeneratorConfig
 from motionkit.tokenizer.stage import DATASET, MODEL, QUANTIZER, TRAIN
 
-TEXT_ENCODER = Section("text_encoder", "caption encoder", registry="text_encoders", default="learned")
-BACKBONE = Section("backbone", "autoregressive transformer", registry="backbones", default="prefix-lm")
+TEXT_ENCODER = Section(
+    "text_encoder", "caption encoder", registry="text_encoders", default="learned"
+)
+BACKBONE = Section(
+    "backbone", "autoregressive transformer", registry="backbones", default="prefix-lm"
+)
 GENERATOR = Section("generator", "tokens, augmentation, conditioning", config_cls=GeneratorConfig)
 
 GENERATOR_STAGE = register_stage(

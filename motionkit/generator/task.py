@@ -268,7 +268,9 @@ def train_generator(config: RunConfig, run_dir: Path, *, resume: bool = False) -
     return fit(task, config["train"], run_dir, resume=resume)
 
 
-def _subconfig(config: RunConfig, stage: str, sections: tuple[str, ...], **changes: Any) -> RunConfig:
+def _subconfig(
+    config: RunConfig, stage: str, sections: tuple[str, ...], **changes: Any
+) -> RunConfig:
     chosen = {name: config[name] for name in sections}
     for name, fields in changes.items():
         chosen[name] = dataclasses.replace(chosen[name], **fields)
@@ -301,12 +303,19 @@ def _run_stage(config: RunConfig, run_dir: Path, resume: bool, trainer: Any) -> 
 
 def train_pipeline(config: RunConfig, run_dir: Path, *, resume: bool = False) -> dict[str, float]:
     """Train the tokenizer into ``run_dir/tokenizer``, then the generator into
-    ``run_dir/generator`` on its tokens; ``resume`` continues whichever stage was unfinished."""
+    ``run_dir/generator`` on its tokens.
+
+    ``resume`` continues the unfinished stage: the tokenizer while the generator has no
+    checkpoint yet, else only the generator (its tokens came from the tokenizer as it is).
+    """
     from motionkit.tokenizer.task import train_tokenizer
 
     tok_dir, gen_dir = run_dir / "tokenizer", run_dir / "generator"
     tok_cfg = _subconfig(config, "tokenizer", ("dataset", "model", "quantizer", "train"))
-    tok_metrics = _run_stage(tok_cfg, tok_dir, resume, train_tokenizer)
+    if resume and (gen_dir / OPTIM_META).is_file():
+        tok_metrics: dict[str, float] = {}  # the generator's tokens come from it: keep it as is
+    else:
+        tok_metrics = _run_stage(tok_cfg, tok_dir, resume, train_tokenizer)
     gen_cfg = _subconfig(
         config,
         "generator",

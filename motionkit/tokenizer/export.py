@@ -121,6 +121,7 @@ def export_tokens(
         "split": split,
         "data": str(Path(data).resolve()),
         "mirrors": mirrors,
+        "weights_sha256": weights_digest(Path(tokenizer_run)),
         **unigram_table(tokens, q.codebook_size, q.num_codebooks),
     }
     folder = out or Path(tokenizer_run) / "tokens"
@@ -128,15 +129,34 @@ def export_tokens(
     return tokens, table, folder
 
 
+def weights_digest(tokenizer_run: Path) -> str:
+    """SHA-256 of the tokenizer's weights file: an export is stale when it changes."""
+    import hashlib
+
+    from motionkit.train.checkpoint import MODEL_FILE
+
+    digest = hashlib.sha256()
+    with open(tokenizer_run / MODEL_FILE, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def tokens_for(
     tokenizer_run: Path, data: Path, *, mirrors: bool = True
 ) -> tuple[dict[str, np.ndarray], Path]:
     """Tokens of every clip of ``data`` (split ``all``), from the tokenizer run's export when it
-    was made from the same folder with mirrors, else exported now (and kept for the next run)."""
+    was made from the same folder and weights (with mirrors when asked), else exported now and
+    kept for the next run."""
     folder = Path(tokenizer_run) / "tokens"
     if (folder / "tokens-all.npz").is_file() and (folder / "unigram-all.json").is_file():
         tokens, table = read_export(folder, "all")
-        if table.get("data") == str(Path(data).resolve()) and table.get("mirrors", True) >= mirrors:
+        fresh = (
+            table.get("data") == str(Path(data).resolve())
+            and table.get("weights_sha256") == weights_digest(Path(tokenizer_run))
+            and (table.get("mirrors", False) or not mirrors)
+        )
+        if fresh:
             return tokens, folder
     tokens, _, folder = export_tokens(tokenizer_run, data, "all", mirrors=mirrors)
     return tokens, folder

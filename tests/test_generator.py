@@ -1,0 +1,246 @@
+"""The generator stage end to end on a small synthetic corpus: training through the shared loop,
+the normalised loss, exact resume, the pipeline, sampling and ``motionkit generate``."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from safetensors.torch import load_file
+
+from motionkit.backbones.base import Vocabulary
+from motionkit.cli import cli
+from motionkit.config.run import RunConfig
+from motionkit.generate import Sampling, sample_tokens
+from motionkit.generator.model import load_generator
+from motionkit.generator.task import IGNORE, collate, token_losses
+from motionkit.tokenizer.export import log_unigram, unigram_table
+
+
+def invoke(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def metrics(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    from motionkit.data.synthetic import generate_corpus
+
+    root = tmp_path_factory.mktemp("gen-corpus") / "corpus"
+    generate_corpus(root, 48, seed=3)
+    return root
+
+
+@pytest.fixture(scope="module")
+def pipeline(corpus, tmp_path_factory) -> Path:
+    """``motionkit train`` without a stage: tokenizer, then generator, in one run folder."""
+    run = tmp_path_factory.mktemp("gen-runs") / "pipe"
+    invoke(
+        "train", "--preset", "tiny", "--quantizer", "fsq", "--levels", "5,5,5",
+        "--data", str(corpus), "--max-steps", "40", "--eval-every", "20", "--log-every", "5",
+        "--train.lr", "3e-3", "--out", str(run),
+    )  # fmt: skip
+    return run
+
+
+def test_pipeline_trains_both_stages_into_one_run(pipeline):
+    assert RunConfig.load(pipeline).stage == "pipeline"
+    assert RunConfig.load(pipeline / "tokenizer").stage == "tokenizer"
+    gen = RunConfig.load(pipeline / "generator")
+    assert gen.stage == "generator" and gen.names["backbone"] == "prefix-lm"
+    assert gen.names["text_encoder"] == "learned"
+    files = {p.name for p in (pipeline / "generator").iterdir()}
+    assert {"model.safetensors", "vocab.json", "unigram.json", "text_vocab.json"} <= files
+    vocab = json.loads((pipeline / "generator" / "vocab.json").read_text())
+    assert vocab["codebook_size"] == 125 and vocab["num_codebooks"] == 1
+    # the tokens came from the tokenizer run's export, mirrored copies included
+    assert (pipeline / "tokenizer" / "tokens" / "tokens-all.npz").is_file()
+    rows = metrics(pipeline / "generator")
+    train = [r for r in rows if r["split"] == "train"]
+    val = [r for r in rows if r["split"] == "val"]
+    assert [r["step"] for r in val] == [0, 20, 40]
+    assert set(val[-1]) >= {"ce", "acc", "lu"}
+    # the untrained model is close to uniform over codes + END
+    assert val[0]["ce"] == pytest.approx(math.log(126), rel=0.1)
+    assert val[-1]["ce"] < val[0]["ce"] - 0.5
+    assert val[-1]["lu"] < val[0]["lu"]
+    assert np.mean([r["ce"] for r in train[-2:]]) < np.mean([r["ce"] for r in train[:2]])
+    assert all("tokens_per_s" in r for r in train)
+
+
+def test_head_excludes_pad_and_embedding_includes_it(pipeline):
+    state = load_file(pipeline / "generator" / "model.safetensors")
+    shapes = {tuple(v.shape) for v in state.values()}
+    assert any(s[0] == 127 for s in shapes if len(s) == 2)  # V + 2 embedding rows
+    assert any(s[0] == 126 for s in shapes if len(s) == 2)  # V + 1 head outputs
+
+
+def test_normalised_loss_on_a_known_case():
+    vocab = Vocabulary(4)
+    tokens = {"a": np.array([0, 0, 1]), "b": np.array([2])}
+    table = unigram_table(tokens, 4, 1)
+    assert table["counts"] == [[2, 1, 1, 0]] and table["end_count"] == 2
+    log_q = torch.from_numpy(log_unigram(table)).float()
+    inputs, targets = collate([tokens["a"], tokens["b"]], vocab, torch.device("cpu"))
+    assert inputs.tolist() == [[0, 0, 1], [2, 5, 5]]
+    assert targets.tolist() == [[0, 0, 1, 4], [2, 4, IGNORE, IGNORE]]
+    logits = torch.zeros(2, 4, 5)  # uniform over 5 outputs
+    parts = token_losses(logits, targets, log_q)
+    assert int(parts["positions"]) == 6
+    assert float(parts["nll"]) / 6 == pytest.approx(math.log(5))
+    # Lu = mean(-log p + log q) = log 5 + mean(log q) over the 6 targets
+    q = np.array([2, 1, 1, 0.5, 2]) / 6.5
+    expected = math.log(5) + np.mean(np.log(q[[0, 0, 1, 4, 2, 4]]))
+    assert float(parts["lu"]) / 6 == pytest.approx(expected, rel=1e-5)
+    # a model that predicts the unigram distribution has Lu = 0
+    logits = log_q[0].expand(2, 4, 5)
+    assert float(token_losses(logits, targets, log_q)["lu"]) == pytest.approx(0.0, abs=1e-5)
+
+
+def test_resume_is_bit_identical_to_an_uninterrupted_run(pipeline, corpus, tmp_path):
+    tokenizer = str(pipeline / "tokenizer")
+    common = ["train", "--stage", "generator", "--preset", "tiny", "--tokenizer", tokenizer]
+    common += ["--data", str(corpus), "--eval-every", "6", "--log-every", "3"]
+    common += ["--crop-prob", "0.5", "--replace-prob", "0.1", "--text-drop", "0.2"]
+    invoke(*common, "--max-steps", "12", "--out", str(tmp_path / "straight"))
+    invoke(*common, "--max-steps", "6", "--out", str(tmp_path / "split"))
+    invoke("train", "--resume", "--out", str(tmp_path / "split"), "--max-steps", "12")
+    a = load_file(tmp_path / "straight" / "model.safetensors")
+    b = load_file(tmp_path / "split" / "model.safetensors")
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.fixture(scope="module")
+def loaded(pipeline):
+    return load_generator(pipeline)
+
+
+def test_same_seed_same_tokens_whatever_the_batch(loaded):
+    settings = Sampling(temperature=1.0, top_k=20)
+    captions = ["a person walks forward", "someone jumps", "a man waves his left hand"]
+    alone = sample_tokens(loaded.model, captions[:1], settings, seeds=[7])
+    batch = sample_tokens(loaded.model, captions, settings, seeds=[7, 8, 9])
+    again = sample_tokens(loaded.model, captions, settings, seeds=[7, 8, 9])
+    np.testing.assert_array_equal(alone[0], batch[0])
+    for x, y in zip(batch, again, strict=True):
+        np.testing.assert_array_equal(x, y)
+    other = sample_tokens(loaded.model, captions[:1], settings, seeds=[1234])
+    assert not np.array_equal(other[0], alone[0]) or len(alone[0]) <= 2
+
+
+def test_greedy_cached_sampling_equals_full_recomputation(loaded):
+    model, vocab = loaded.model, loaded.vocab
+    caption = "a person walks forward and turns left"
+    [tokens] = sample_tokens(model, [caption], Sampling(greedy=True, max_tokens=12))
+    with torch.no_grad():
+        text = model.encode_text([caption])
+        seq: list[int] = []
+        for _ in range(12):
+            logits = model(torch.tensor([seq], dtype=torch.long).reshape(1, -1), text)
+            nxt = int(logits[0, -1].argmax())
+            if nxt == vocab.end and len(seq) >= 1:
+                break
+            if nxt == vocab.end:
+                nxt = int(logits[0, -1, : vocab.end].argmax())
+            seq.append(nxt)
+    assert tokens.tolist() == seq
+
+
+def test_lengths_and_end_handling(loaded):
+    captions = ["a person walks forward"] * 3
+    exact = sample_tokens(loaded.model, captions, Sampling(), seeds=0, lengths=[3, 7, 11])
+    assert [len(t) for t in exact] == [3, 7, 11]
+    bounded = sample_tokens(
+        loaded.model, captions, Sampling(min_tokens=5, max_tokens=9), seeds=[1, 2, 3]
+    )
+    assert all(5 <= len(t) <= 9 for t in bounded)
+    assert all(int(t.max()) < loaded.vocab.codebook_size for t in bounded)
+    # top-k 1 is greedy; guidance scale 1 is plain sampling
+    greedy = sample_tokens(loaded.model, captions[:1], Sampling(greedy=True))
+    top1 = sample_tokens(loaded.model, captions[:1], Sampling(top_k=1), seeds=[5])
+    np.testing.assert_array_equal(greedy[0], top1[0])
+    guided = sample_tokens(loaded.model, captions[:2], Sampling(cfg_scale=3.0, top_p=0.9), seeds=4)
+    assert len(guided) == 2 and all(len(t) >= 1 for t in guided)
+
+
+def test_bad_sampling_settings_are_one_line_errors():
+    from motionkit.errors import MotionkitError
+
+    for bad in (
+        {"temperature": 0},
+        {"top_p": 0},
+        {"top_k": -1},
+        {"min_tokens": 9, "max_tokens": 3},
+    ):
+        with pytest.raises(MotionkitError):
+            Sampling(**bad)
+
+
+def test_generate_command_writes_every_file(pipeline, tmp_path):
+    out = tmp_path / "samples"
+    output = invoke(
+        "generate", str(pipeline), "a person walks forward", "someone jumps",
+        "--num", "2", "--seed", "3", "--max-tokens", "10", "--out", str(out),
+    )  # fmt: skip
+    assert "seed 3" in output
+    index = json.loads((out / "index.json").read_text())
+    assert [s["seed"] for s in index["samples"]] == [3, 4, 5, 6]
+    assert index["samples"][0]["prompt"] == "a person walks forward"
+    assert index["settings"]["max_tokens"] == 10
+    for sample in index["samples"]:
+        for name in sample["files"].values():
+            assert (out / name).is_file()
+        joints = np.load(out / sample["files"]["joints"])
+        assert joints.shape == (sample["tokens"] * 4, 22, 3) and np.isfinite(joints).all()
+        assert (out / sample["files"]["bvh"]).read_text().startswith("HIERARCHY")
+    # the same seed gives the same motion through the Python API
+    from motionkit.generate import generate
+
+    [again] = generate(pipeline, "a person walks forward", seed=3, settings=Sampling(max_tokens=10))
+    np.testing.assert_allclose(again.joints, np.load(out / "000.joints.npy"), atol=1e-5)
+
+
+def test_generate_refuses_bad_input(pipeline, tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "s"
+    ok = runner.invoke(cli, ["generate", str(pipeline), "walk", "--no-gif", "--out", str(out)])
+    assert ok.exit_code == 0, ok.output
+    again = runner.invoke(cli, ["generate", str(pipeline), "walk", "--out", str(out)])
+    assert again.exit_code != 0 and "already holds" in again.output
+    empty = runner.invoke(cli, ["generate", str(pipeline), "  ", "--out", str(tmp_path / "e")])
+    assert empty.exit_code != 0 and "non-empty caption" in empty.output
+    tok = runner.invoke(cli, ["generate", str(pipeline / "tokenizer"), "walk", "--out", "x"])
+    assert tok.exit_code != 0 and "not a generator run" in tok.output
+    assert "Traceback" not in tok.output
+
+
+def test_generator_stage_needs_a_tokenizer(corpus, tmp_path):
+    result = CliRunner().invoke(
+        cli,
+        ["train", "--stage", "generator", "--preset", "tiny", "--data", str(corpus),
+         "--out", str(tmp_path / "g")],
+    )  # fmt: skip
+    assert result.exit_code != 0 and "--tokenizer" in result.output
+
+
+def test_pipeline_resume_skips_the_finished_tokenizer(pipeline, tmp_path):
+    run = tmp_path / "pipe"
+    shutil.copytree(pipeline, run)
+    stamp = (run / "tokenizer" / "model.safetensors").stat().st_mtime_ns
+    invoke("train", "--resume", "--out", str(run), "--max-steps", "44")
+    # the generator had started: the tokenizer its tokens came from stays as it was
+    assert (run / "tokenizer" / "model.safetensors").stat().st_mtime_ns == stamp
+    steps = [r["step"] for r in metrics(run / "generator") if r["split"] == "val"]
+    assert steps[-1] == 44
