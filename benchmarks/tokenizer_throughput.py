@@ -47,8 +47,8 @@ from motionkit.config.run import resolve_run_config
 from motionkit.motion.features import feature_slices
 from motionkit.motion.skeleton import skeleton_for_feature_dim
 from motionkit.tokenizer.run import build_vae
-from motionkit.tokenizer.vae import reconstruction_loss
 from motionkit.tokenizer.task import WindowSampler
+from motionkit.tokenizer.vae import reconstruction_loss
 
 FEATURE_DIM = 263
 WINDOW = 64
