@@ -136,7 +136,12 @@ def sample_tokens(
         raise MotionkitError(f"{batch} captions but {len(row_seeds)} seeds")
     backbone, vocab = model.backbone, model.vocab
     limit = backbone.max_motion_tokens - 1
-    top = min(settings.max_tokens or limit, limit)
+    if settings.max_tokens is not None and settings.max_tokens > limit:
+        raise MotionkitError(
+            f"--max-tokens {settings.max_tokens} is more than this generator makes ({limit} "
+            "tokens before END; see its max_motion_tokens)"
+        )
+    top = settings.max_tokens or limit
     if lengths is not None:
         if len(lengths) != batch or min(lengths) < 1 or max(lengths) > limit:
             raise MotionkitError(f"lengths must be {batch} values between 1 and {limit}")

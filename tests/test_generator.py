@@ -244,3 +244,29 @@ def test_pipeline_resume_skips_the_finished_tokenizer(pipeline, tmp_path):
     assert (run / "tokenizer" / "model.safetensors").stat().st_mtime_ns == stamp
     steps = [r["step"] for r in metrics(run / "generator") if r["split"] == "val"]
     assert steps[-1] == 44
+
+
+@pytest.mark.slow
+def test_pipeline_on_the_default_synthetic_corpus(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    invoke("train", "--preset", "tiny", "--max-steps", "3", "--eval-every", "3", "--out", "run")
+    assert RunConfig.load(tmp_path / "run" / "generator").names["dataset"] == "synthetic"
+    assert (tmp_path / "run" / "generator" / "model.safetensors").is_file()
+    # eval-tokenizer takes the pipeline run and finds its tokenizer
+    invoke("eval-tokenizer", "run", "--data", "data/synthetic-n64-s0", "--out", "e.json")
+    assert json.loads((tmp_path / "e.json").read_text())["clips"] > 0
+
+
+def test_a_resume_point_is_one_consistent_file(pipeline, tmp_path):
+    from motionkit.train.checkpoint import CHECKPOINT_FILE, checkpoint_step
+
+    run = pipeline / "generator"
+    assert checkpoint_step(run) == 40
+    names = load_file(run / CHECKPOINT_FILE).keys()
+    assert any(k.startswith("model.") for k in names) and "rng.torch" in names
+    assert any(k.startswith("optim.") for k in names)
+    broken = tmp_path / "broken"
+    shutil.copytree(pipeline, broken)
+    (broken / "generator" / CHECKPOINT_FILE).write_bytes(b"not a checkpoint")
+    result = CliRunner().invoke(cli, ["train", "--resume", "--out", str(broken)])
+    assert result.exit_code != 0 and "Traceback" not in result.output

@@ -37,7 +37,13 @@ from motionkit.cli import console
     required=True,
     help="Output folder (must not hold generated motion already).",
 )
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda or auto.")
+@click.option(
+    "--device",
+    type=click.Choice(["auto", "cpu", "cuda"]),
+    default="auto",
+    show_default=True,
+    help="Where to run (auto: cuda when available).",
+)
 def generate(
     run: Path,
     prompts: tuple[str, ...],

@@ -15,6 +15,7 @@ from motionkit.cli import console
 from motionkit.config.run import (
     CONFIG_FILENAME,
     DEFAULT_STAGE,
+    RunConfig,
     prepare_run_dir,
     resolve_run_config,
     stages,
@@ -97,7 +98,8 @@ def train(
     if resume:
         if out is None or not (out / CONFIG_FILENAME).is_file():
             raise MotionkitError("--resume needs --out pointing at a run with a config.json")
-        if config_file or preset or quantizer or dataset or stage or data_root or backbone:
+        chosen = (config_file, preset, quantizer, dataset, stage, data_root, backbone, text_encoder)
+        if any(chosen):
             raise MotionkitError(
                 "--resume takes the run's own config; only options like --max-steps may change"
             )
@@ -114,6 +116,8 @@ def train(
         args=args,
         preset=preset,
     )
+    if config.stage == "generator":
+        config = _with_absolute_tokenizer(config, out)
     if dry_run:
         console.out.print_json(config.to_json())
         if out is not None:
@@ -151,3 +155,18 @@ def _dataset_for_folder(root: Path) -> str:
         )
     width = np.load(first, mmap_mode="r", allow_pickle=False).shape[-1]
     return "kit" if width == KIT21.feature_dim else "humanml3d"
+
+
+def _with_absolute_tokenizer(config: RunConfig, out: Path | None) -> RunConfig:
+    """Check the generator's tokenizer run before anything is written, and record it as an
+    absolute path so the run keeps working from any directory."""
+    import dataclasses
+    from types import MappingProxyType
+
+    from motionkit.generator.model import resolve_tokenizer
+
+    written = config["generator"].tokenizer
+    found = resolve_tokenizer(out or Path("."), written)
+    sections = dict(config.sections)
+    sections["generator"] = dataclasses.replace(config["generator"], tokenizer=str(found.resolve()))
+    return RunConfig(config.stage, MappingProxyType(sections), config.names)

@@ -336,7 +336,9 @@ def parse_overrides(args: Sequence[str], sections: Mapping[str, Any]) -> dict[st
             return None
         found = owners.get(field_name, [])
         if len(found) > 1:
-            qualified = " or ".join(f"--{s}.{field_name.replace('_', '-')}" for s in found)
+            qualified = " or ".join(
+                f"--{s.replace('_', '-')}.{field_name.replace('_', '-')}" for s in found
+            )
             raise ConfigError(
                 f"--{field_name.replace('_', '-')} is ambiguous: it is an option of "
                 f"{' and '.join(found)}; write {qualified}"

@@ -287,6 +287,15 @@ class _FolderConfig:
         if self.limit < 0:
             raise ValueError(f"limit must not be negative, got {self.limit}")
 
+    @property
+    def folder(self) -> Path:
+        """The dataset's folder."""
+        return Path(self.root)
+
+    def prepare(self) -> Path:
+        """Make sure the folder exists (the synthetic corpus is generated) and return it."""
+        return self.folder
+
     def build(self) -> MotionDataset:
         """Read the split."""
         return self._read(Path(self.root))
@@ -340,10 +349,14 @@ class SyntheticConfig(_FolderConfig):
     def folder(self) -> Path:
         return Path(self.root or f"data/synthetic-n{self.num}-s{self.seed}")
 
+    def prepare(self) -> Path:
+        """Generate the corpus into ``folder`` unless it is already there; return the folder."""
+        ensure_synthetic_corpus(self.folder, self.num, self.seed)
+        return self.folder
+
     def build(self) -> MotionDataset:
         """Generate the corpus into ``folder`` unless it is already there, then read it."""
-        ensure_synthetic_corpus(self.folder, self.num, self.seed)
-        return self._read(self.folder)
+        return self._read(self.prepare())
 
 
 def ensure_synthetic_corpus(root: Path, num: int, seed: int) -> None:

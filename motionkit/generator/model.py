@@ -7,7 +7,7 @@ GENERATOR_RUN/
   text_vocab.json    the learned text encoder's vocabulary (when it is used)
   vocab.json         the token vocabulary derived from the tokenizer (codes, END, PAD)
   unigram.json       code + END frequencies of the training tokens (for the normalised loss)
-  optim.*            optimiser and sampler state (for --resume), metrics.jsonl
+  checkpoint.safetensors, metrics.jsonl  the resume point and the logged metrics
 ```
 
 A pipeline run (``motionkit train`` without ``--stage``) holds ``tokenizer/`` and ``generator/``

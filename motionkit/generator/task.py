@@ -37,7 +37,7 @@ from motionkit.generator.model import (
 )
 from motionkit.io import atomic_write_text
 from motionkit.tokenizer.export import log_unigram, tokens_for, unigram_table
-from motionkit.train.checkpoint import OPTIM_META
+from motionkit.train.checkpoint import checkpoint_step
 from motionkit.train.loop import fit, pick_device
 
 IGNORE = -100
@@ -59,7 +59,7 @@ def paired_items(
     from motionkit.data.humanml3d import read_folder
 
     dataset = read_folder(
-        data_cfg.root,
+        data_cfg.prepare(),
         split,
         fps=data_cfg.FPS,
         min_len=data_cfg.min_len,
@@ -139,14 +139,14 @@ class GeneratorTask:
         vae, _, _, _ = load_tokenizer(tokenizer_dir)
         q = vae.quantizer
         self.vocab = Vocabulary(q.codebook_size, q.num_codebooks)
-        tokens, _ = tokens_for(tokenizer_dir, Path(data_cfg.root), mirrors=gen_cfg.mirrors)
+        tokens, _ = tokens_for(tokenizer_dir, data_cfg.prepare(), mirrors=gen_cfg.mirrors)
         self.train_pairs = paired_items(
             data_cfg, data_cfg.split, tokens, mirrors=gen_cfg.mirrors,
             max_tokens=gen_cfg.max_motion_tokens,
         )  # fmt: skip
         if not self.train_pairs:
             raise MotionkitError(
-                f"no clip of split {data_cfg.split!r} in {data_cfg.root} has both captions and "
+                f"no clip of split {data_cfg.split!r} in {data_cfg.folder} has both captions and "
                 "tokens; the generator needs captioned clips (texts/<id>.txt)"
             )
         try:
@@ -252,7 +252,6 @@ def evaluate_pairs(
         "ce": totals["nll"] / totals["tokens"],
         "acc": totals["correct"] / totals["tokens"],
         "lu": totals["lu"] / totals["positions"],
-        "positions": totals["positions"],
     }
 
 
@@ -278,19 +277,10 @@ def _subconfig(
     return RunConfig(stage, MappingProxyType(chosen), MappingProxyType(names))
 
 
-def _finished(run_dir: Path, max_steps: int) -> bool:
-    import json
-
-    meta = run_dir / OPTIM_META
-    try:
-        return int(json.loads(meta.read_text())["step"]) >= max_steps
-    except (OSError, ValueError, KeyError):
-        return False
-
-
 def _run_stage(config: RunConfig, run_dir: Path, resume: bool, trainer: Any) -> dict[str, float]:
-    started = (run_dir / OPTIM_META).is_file()
-    if resume and started and _finished(run_dir, config["train"].max_steps):
+    step = checkpoint_step(run_dir)
+    started = step is not None
+    if resume and started and step >= config["train"].max_steps:
         return {}
     if resume and started:
         config.save(run_dir)
@@ -312,7 +302,7 @@ def train_pipeline(config: RunConfig, run_dir: Path, *, resume: bool = False) ->
 
     tok_dir, gen_dir = run_dir / "tokenizer", run_dir / "generator"
     tok_cfg = _subconfig(config, "tokenizer", ("dataset", "model", "quantizer", "train"))
-    if resume and (gen_dir / OPTIM_META).is_file():
+    if resume and checkpoint_step(gen_dir) is not None:
         tok_metrics: dict[str, float] = {}  # the generator's tokens come from it: keep it as is
     else:
         tok_metrics = _run_stage(tok_cfg, tok_dir, resume, train_tokenizer)

@@ -4,7 +4,7 @@
 RUN/
   config.json        the frozen RunConfig (stage "tokenizer")
   model.safetensors  MotionVAE weights
-  optim.safetensors  optimiser tensors; optim.json: step, groups, sampler state (for --resume)
+  checkpoint.safetensors  the resume point (weights, optimiser, RNG, step, sampler state)
   mean.npy std.npy   normalisation statistics the model was trained with
   metrics.jsonl      one JSON object per logged step or validation
   tokens/            token export (``motionkit tokenize``; computed by the generator stage)
@@ -48,8 +48,13 @@ def save_stats(run_dir: Path, mean: np.ndarray, std: np.ndarray) -> None:
 def load_tokenizer(
     run_dir: str | Path, device: str | torch.device = "cpu"
 ) -> tuple[MotionVAE, np.ndarray, np.ndarray, RunConfig]:
-    """Load a trained tokenizer: ``(model in eval mode, mean, std, config)``."""
+    """Load a trained tokenizer: ``(model in eval mode, mean, std, config)``.
+
+    ``run_dir`` is a tokenizer run, or a pipeline run whose ``tokenizer/`` folder is used.
+    """
     run_dir = Path(run_dir)
+    if not (run_dir / MODEL_FILE).is_file() and (run_dir / "tokenizer" / MODEL_FILE).is_file():
+        run_dir = run_dir / "tokenizer"
     weights = run_dir / MODEL_FILE
     if not weights.is_file():
         raise MotionkitError(

@@ -2,15 +2,15 @@
 
 ```
 RUN/
-  model.safetensors  the trained module's weights
-  optim.safetensors  optimiser tensors and the torch RNG state
-  optim.json         step, optimiser parameter groups and scalars, the data sampler's state
-  metrics.jsonl      one JSON object per logged step or validation
+  model.safetensors       the trained module's weights (what loading a model reads)
+  checkpoint.safetensors  the resume point: weights, optimiser tensors, RNG states, and in its
+                          header the step, optimiser groups and the data sampler's state
+  metrics.jsonl           one JSON object per logged step or validation
 ```
 
-Every file is written atomically (temporary file, fsync, rename), so a run killed at any moment
-keeps its previous complete checkpoint. Loading never unpickles: tensors are safetensors, the rest
-JSON.
+The resume point is one file written atomically (temporary file, fsync, rename), so a run killed
+at any moment keeps a complete, consistent previous checkpoint: weights, optimiser and sampler
+state of one and the same step. Loading never unpickles: tensors are safetensors, the rest JSON.
 """
 
 from __future__ import annotations
@@ -20,35 +20,43 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save
 
 from motionkit.errors import MotionkitError
 from motionkit.io import atomic_write_bytes, atomic_write_text
 
 MODEL_FILE = "model.safetensors"
-OPTIM_FILE = "optim.safetensors"
-OPTIM_META = "optim.json"
+CHECKPOINT_FILE = "checkpoint.safetensors"
 METRICS_FILE = "metrics.jsonl"
-_RNG_KEY = "__torch_rng_state__"
 
 __all__ = [
+    "CHECKPOINT_FILE",
     "METRICS_FILE",
     "MODEL_FILE",
-    "OPTIM_FILE",
-    "OPTIM_META",
     "Checkpoint",
     "append_metrics",
+    "checkpoint_step",
     "load_checkpoint",
     "load_weights",
     "save_checkpoint",
     "save_weights",
+    "truncate_metrics",
 ]
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _state_tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
 
 
 def save_weights(path: Path, module: torch.nn.Module) -> None:
     """Atomically write a module's state dict as safetensors (shared tensors are copied)."""
-    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in module.state_dict().items()}
-    atomic_write_bytes(path, save(tensors))
+    atomic_write_bytes(path, save(_state_tensors(module)))
 
 
 def load_weights(path: Path, module: torch.nn.Module, *, what: str = "weights") -> None:
@@ -56,11 +64,11 @@ def load_weights(path: Path, module: torch.nn.Module, *, what: str = "weights") 
     if not path.is_file():
         raise MotionkitError(f"{path} not found; is this a finished training run?")
     try:
-        state = load_file(path)
-        module.load_state_dict(state)
-    except (OSError, RuntimeError, ValueError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise MotionkitError(f"{what} in {path} do not match its config.json: {reason}") from None
+        module.load_state_dict(load_file(path))
+    except (OSError, RuntimeError, ValueError, SafetensorError) as exc:
+        raise MotionkitError(
+            f"{what} in {path} do not match its config.json or are corrupt: {_one_line(exc)}"
+        ) from None
 
 
 class Checkpoint(dict):
@@ -74,55 +82,102 @@ def save_checkpoint(
     step: int,
     sampler_state: dict[str, Any] | None = None,
 ) -> None:
-    """Weights, optimiser, RNG and sampler state of ``step``; the JSON (step) is written last."""
-    save_weights(run_dir / MODEL_FILE, model)
+    """Write the resume point of ``step`` (one atomic file), then the model weights."""
+    tensors = {f"model.{k}": v for k, v in _state_tensors(model).items()}
+    tensors["rng.torch"] = torch.get_rng_state()
+    if torch.cuda.is_available():
+        for index, state in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{index}"] = state
     state = optimizer.state_dict()
-    tensors: dict[str, torch.Tensor] = {_RNG_KEY: torch.get_rng_state()}
     scalars: dict[str, Any] = {}
     for index, values in state["state"].items():
         for name, value in values.items():
-            key = f"{index}.{name}"
             if isinstance(value, torch.Tensor):
-                tensors[key] = value.detach().cpu().contiguous()
+                tensors[f"optim.{index}.{name}"] = value.detach().cpu().contiguous()
             else:
-                scalars[key] = value
-    atomic_write_bytes(run_dir / OPTIM_FILE, save(tensors))
-    meta = {
-        "step": step,
-        "param_groups": state["param_groups"],
-        "scalars": scalars,
-        "sampler": sampler_state or {},
+                scalars[f"{index}.{name}"] = value
+    metadata = {
+        "step": str(step),
+        "param_groups": json.dumps(state["param_groups"]),
+        "scalars": json.dumps(scalars),
+        "sampler": json.dumps(sampler_state or {}),
     }
-    atomic_write_text(run_dir / OPTIM_META, json.dumps(meta, indent=2) + "\n")
+    atomic_write_bytes(run_dir / CHECKPOINT_FILE, save(tensors, metadata=metadata))
+    save_weights(run_dir / MODEL_FILE, model)
+
+
+def checkpoint_step(run_dir: Path) -> int | None:
+    """The step of the run's resume point, or None when there is none.
+
+    Raises:
+        MotionkitError: the file exists but is unreadable (nothing is overwritten then).
+    """
+    path = run_dir / CHECKPOINT_FILE
+    if not path.is_file():
+        return None
+    try:
+        with safe_open(path, framework="pt") as handle:
+            return int((handle.metadata() or {})["step"])
+    except (OSError, KeyError, ValueError, SafetensorError) as exc:
+        raise MotionkitError(
+            f"{path} is unreadable ({_one_line(exc)}); restore it or start a new run with "
+            "another --out (nothing was changed)"
+        ) from None
 
 
 def load_checkpoint(
     run_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer
 ) -> Checkpoint:
     """Restore what ``save_checkpoint`` wrote; returns ``{"step": ..., "sampler": ...}``."""
-    load_weights(run_dir / MODEL_FILE, model)
+    path = run_dir / CHECKPOINT_FILE
+    if not path.is_file():
+        raise MotionkitError(
+            f"{run_dir} has no {CHECKPOINT_FILE} to resume from (the run stopped before its "
+            "first checkpoint); start it again with a new --out"
+        )
     try:
-        meta = json.loads((run_dir / OPTIM_META).read_text(encoding="utf-8"))
-        tensors = load_file(run_dir / OPTIM_FILE)
-        rng = tensors.pop(_RNG_KEY, None)
+        with safe_open(path, framework="pt") as handle:
+            meta = handle.metadata() or {}
+        tensors = load_file(path)
+        model.load_state_dict(
+            {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
+        )
         state: dict[int, dict[str, Any]] = {}
-        for key, value in list(tensors.items()) + list(meta["scalars"].items()):
+        optim = [(k[len("optim.") :], v) for k, v in tensors.items() if k.startswith("optim.")]
+        for key, value in optim + list(json.loads(meta["scalars"]).items()):
             index, _, name = key.partition(".")
             state.setdefault(int(index), {})[name] = value
-        optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-        step = int(meta["step"])
-    except (OSError, ValueError, KeyError, RuntimeError, UnicodeDecodeError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        groups = json.loads(meta["param_groups"])
+        optimizer.load_state_dict({"state": state, "param_groups": groups})
+        step, sampler = int(meta["step"]), json.loads(meta["sampler"])
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
         raise MotionkitError(
-            f"cannot resume from {run_dir}: its optimiser state is unreadable ({reason}); "
-            "start a new run with another --out"
+            f"cannot resume from {path}: it is unreadable or belongs to another model "
+            f"({_one_line(exc)}); start a new run with another --out"
         ) from None
-    if rng is not None:
-        torch.set_rng_state(rng)
-    return Checkpoint(step=step, sampler=meta.get("sampler", {}))
+    torch.set_rng_state(tensors["rng.torch"])
+    cuda = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+    return Checkpoint(step=step, sampler=sampler)
 
 
 def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:
     """Append one JSON line to the run's ``metrics.jsonl``."""
     with open(run_dir / METRICS_FILE, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(record) + "\n")
+
+
+def truncate_metrics(run_dir: Path, step: int) -> None:
+    """Drop the metrics lines logged after ``step`` (a resumed run logs them again)."""
+    path = run_dir / METRICS_FILE
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            if int(json.loads(line)["step"]) <= step:
+                kept.append(line)
+        except (ValueError, KeyError, TypeError):
+            continue  # a line cut short by a kill
+    atomic_write_text(path, "".join(f"{line}\n" for line in kept))

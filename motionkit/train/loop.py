@@ -17,7 +17,12 @@ import torch
 
 from motionkit.errors import MotionkitError
 from motionkit.progress import progress_bar
-from motionkit.train.checkpoint import append_metrics, load_checkpoint, save_checkpoint
+from motionkit.train.checkpoint import (
+    append_metrics,
+    load_checkpoint,
+    save_checkpoint,
+    truncate_metrics,
+)
 from motionkit.train.config import TrainConfig
 from motionkit.train.task import Task
 
@@ -55,6 +60,7 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, *, resume: bool = False) ->
         checkpoint = load_checkpoint(run_dir, model, optimizer)
         step = checkpoint["step"]
         task.load_sampler_state(checkpoint["sampler"])
+        truncate_metrics(run_dir, step)
     else:
         task.before_training()
         metrics = _validate(task)
