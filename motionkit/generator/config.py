@@ -23,7 +23,7 @@ class GeneratorConfig:
         1 / 3, help="probability of dropping the first or the last motion token (T2M-GPT)"
     )
     replace_prob: float = option(
-        0.0, help="fraction of input motion tokens replaced by random codes (T2M-GPT corruption)"
+        0.3, help="fraction of input motion tokens replaced by random codes (T2M-GPT corruption)"
     )
     text_drop: float = option(
         0.1, help="probability of training a caption as empty, for classifier-free guidance"
