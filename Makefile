@@ -24,16 +24,22 @@ install: $(STAMP)
 demo: install
 	rm -rf $(DEMO_DIR)
 	$(BIN)/motionkit list
-	$(BIN)/motionkit plugins --check
-	$(BIN)/motionkit check quantizers
-	$(BIN)/motionkit data synth --out $(DEMO_DIR)/synthetic --num 300 --seed 0
-	$(BIN)/motionkit train --stage tokenizer --preset tiny --quantizer fsq --levels 5,5,5 \
-		--data $(DEMO_DIR)/synthetic --limit 0 --max-steps 300 --eval-every 100 \
-		--out $(DEMO_DIR)/tokenizer
-	$(BIN)/motionkit eval-tokenizer $(DEMO_DIR)/tokenizer --data $(DEMO_DIR)/synthetic --split test
-	$(BIN)/motionkit tokenize $(DEMO_DIR)/tokenizer --data $(DEMO_DIR)/synthetic
+	$(BIN)/motionkit check
+	$(BIN)/motionkit data synth --out $(DEMO_DIR)/synthetic --num 1000 --seed 0
+	$(BIN)/motionkit train --preset tiny --quantizer fsq --levels 5,5,5 \
+		--data $(DEMO_DIR)/synthetic --limit 0 --max-steps 600 --eval-every 200 \
+		--batch-size 64 --train.lr 2e-3 --schedule cosine \
+		--backbone.dim 128 --backbone.layers 4 --backbone.heads 4 --text-encoder.dim 64 \
+		--out $(DEMO_DIR)/run
+	$(BIN)/motionkit eval-tokenizer $(DEMO_DIR)/run --data $(DEMO_DIR)/synthetic --split test
+	$(BIN)/motionkit generate $(DEMO_DIR)/run "a person walks forward" \
+		"someone jumps three times" "a person waves the left hand three times" \
+		--out $(DEMO_DIR)/samples
 	$(BIN)/motionkit render $(DEMO_DIR)/synthetic/new_joint_vecs/000000.npy \
 		--out $(DEMO_DIR)/000000.gif
+	@echo "demo done: runs in $(DEMO_DIR)/run (tokenizer/, generator/), generated motion in" \
+		"$(DEMO_DIR)/samples (GIF, BVH, joints; index.json). Next: $(BIN)/motionkit generate" \
+		"$(DEMO_DIR)/run \"your caption\" --out my-samples"
 
 test: install lint
 	$(BIN)/python -m pytest
