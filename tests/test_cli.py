@@ -105,7 +105,7 @@ def test_broken_plugin_never_breaks_other_commands(run, fake_plugin):
     assert error.startswith("Error: ")
     result = run("check", "quantizers")
     assert result.exit_code == 1
-    assert "boom at import" in result.stdout
+    assert "boom at import" in " ".join(result.stdout.split())  # the table wraps long cells
     assert result.stdout.count("codebook") >= 3  # fsq, vq and rvq still checked
 
 
