@@ -22,9 +22,17 @@ from motionkit.errors import MotionkitError, MotionkitWarning
 BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("motionkit.cli.check_cmd:check", "Build every component's tiny preset and test it."),
     "data": ("motionkit.cli.data_cmd:data", "Make, convert and inspect motion datasets."),
+    "eval": (
+        "motionkit.cli.eval_cmd:eval_command",
+        "Evaluate a generator: R-precision, FID, MM-Dist, Diversity, MultiModality.",
+    ),
     "eval-tokenizer": (
         "motionkit.cli.tokenizer_cmd:eval_tokenizer",
         "Measure a trained tokenizer (L1, MPJPE, usage, perplexity).",
+    ),
+    "evaluator": (
+        "motionkit.cli.evaluator_cmd:evaluator",
+        "Train evaluators that score generated motion.",
     ),
     "generate": (
         "motionkit.cli.generate_cmd:generate",

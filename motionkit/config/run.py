@@ -87,7 +87,7 @@ class Stage:
 
 
 #: Modules that register the built-in stages (config-only imports: no torch).
-STAGE_MODULES = ("motionkit.tokenizer.stage", "motionkit.generator.stage")
+STAGE_MODULES = ("motionkit.tokenizer.stage", "motionkit.generator.stage", "motionkit.eval.stage")
 _STAGES: dict[str, Stage] = {}
 _builtin_stages_loaded = False
 #: The stage of ``motionkit train`` without ``--stage`` and without a config file's stage.
