@@ -222,13 +222,17 @@ def two_clusters(n: int, gap: float) -> np.ndarray:
     return x
 
 
+def assert_integral(x: np.ndarray) -> None:
+    np.testing.assert_allclose(x, np.round(x), rtol=0, atol=1e-9)
+
+
 def test_diversity_two_clusters() -> None:
     x = two_clusters(600, 10.0)
     # The two draws are independent and uniform per position: half the pairs cross clusters.
     values = [diversity(x, 300, rng=seed) for seed in range(200)]
     assert np.mean(values) == pytest.approx(5.0, abs=0.1)
     # Every value is 10 x (cross pairs) / 300.
-    np.testing.assert_allclose(np.array(values) * 30 % 1, 0, atol=1e-9)
+    assert_integral(np.array(values) * 30)
 
 
 def test_diversity_reproducible_and_scaled() -> None:
@@ -245,7 +249,7 @@ def test_multimodality_two_clusters_shared_pairs() -> None:
     assert emb.shape == (100, 30, 3)
     values = np.array([multimodality(emb, 10, rng=seed) for seed in range(200)])
     # The same 10 repeat pairs serve all texts: each value is mean(gaps) x (cross pairs) / 10.
-    np.testing.assert_allclose(values / gaps.mean() * 10 % 1, 0, atol=1e-9)
+    assert_integral(values / gaps.mean() * 10)
     assert values.mean() == pytest.approx(0.5 * gaps.mean(), rel=0.03)
     assert multimodality(emb, rng=3) == multimodality(emb, rng=3)
 

@@ -20,6 +20,7 @@ from motionkit.errors import MotionkitError, MotionkitWarning
 
 #: Built-in commands: name -> ("module:attribute", one-line help shown by ``motionkit --help``).
 BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
+    "bench": ("motionkit.cli.bench_cmd:bench", "Run a benchmark suite end to end."),
     "check": ("motionkit.cli.check_cmd:check", "Build every component's tiny preset and test it."),
     "data": ("motionkit.cli.data_cmd:data", "Make, convert and inspect motion datasets."),
     "eval": (

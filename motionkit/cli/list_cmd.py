@@ -24,8 +24,12 @@ def list_components(kind: str | None, options_of: str | None) -> None:
     """List registered components: name, source distribution, one-line description.
 
     KIND is one of quantizers, backbones, text_encoders, datasets, metrics, commands (singular
-    forms work too). Listing imports no plugin code.
+    forms work too), or configs (the run configurations usable as --config NAME). Listing
+    imports no plugin code.
     """
+    if kind in ("configs", "config"):
+        _print_configs()
+        return
     registries = [get_registry(kind)] if kind else list(REGISTRIES.values())
     if options_of is not None:
         _print_options(registries, options_of)
@@ -44,6 +48,17 @@ def list_components(kind: str | None, options_of: str | None) -> None:
             table.add_row(*([registry.kind, *row] if len(registries) > 1 else row))
         if not registry.entries() and len(registries) == 1:
             console.err.print(f"no {registry.kind} registered")
+    console.out.print(table)
+
+
+def _print_configs() -> None:
+    from motionkit.configs import describe, packaged_configs
+
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for column in ("name", "description"):
+        table.add_column(column, style="bold" if column == "name" else None)
+    for name, path in sorted(packaged_configs().items()):
+        table.add_row(escape(name), escape(describe(path)))
     console.out.print(table)
 
 

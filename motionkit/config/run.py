@@ -174,8 +174,23 @@ class RunConfig:
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
-    """Parse a TOML or JSON config file into a dict; one-line errors for missing or bad files."""
+    """Parse a TOML or JSON config file into a dict; one-line errors for missing or bad files.
+
+    A name without a suffix that is not a file names a packaged config (``--config demo``).
+    """
     path = Path(path)
+    if not path.is_file() and not path.suffix:
+        from motionkit.configs import packaged_configs
+
+        known = packaged_configs()
+        if str(path) in known:
+            path = known[str(path)]
+        else:
+            hint = F.suggest(str(path), list(known))
+            raise ConfigError(
+                f"no config file or packaged config {str(path)!r}{hint} "
+                f"(packaged: {', '.join(sorted(known))}; see 'motionkit list configs')"
+            )
     if not path.is_file():
         raise ConfigError(f"config file {str(path)!r} not found; check the path given to --config")
     suffix = path.suffix.lower()

@@ -1,0 +1,48 @@
+"""``motionkit bench [--suite NAME] [--json]``: run a benchmark suite end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from motionkit.cli import console
+
+
+@click.command("bench")
+@click.option("--suite", default="default", show_default=True, help="default or speed.")
+@click.option(
+    "--work",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs/bench"),
+    show_default=True,
+    help="Folder for corpora and runs (finished stages found there are reused).",
+)
+@click.option(
+    "--results",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where results are appended (default: benchmarks/results when it exists, else "
+    "WORK/results).",
+)
+@click.option("--seed", default=0, show_default=True, help="Seed of data, training, sampling.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole record as JSON.")
+def bench(suite: str, work: Path, results: Path | None, seed: int, as_json: bool) -> None:
+    """Run a benchmark suite and append its results with the environment.
+
+    \b
+      motionkit bench                  # corpus, tokenizer, generator, evaluator, evaluation
+      motionkit bench --suite speed --json
+    """
+    from motionkit.bench import run_suite
+
+    if results is None:
+        results = Path("benchmarks/results") if Path("benchmarks/results").is_dir() else work
+        results = results if results != work else work / "results"
+    record = run_suite(suite, work, results, seed)
+    if as_json:
+        click.echo(json.dumps(record, indent=2))
+    else:
+        console.out.print(record["result"]["markdown"])
+        console.err.print(f"appended to {results / 'bench.jsonl'}")
