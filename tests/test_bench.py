@@ -1,0 +1,44 @@
+"""``motionkit bench``, packaged run configs and ``motionkit list configs``."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from motionkit.cli import cli
+
+
+def test_speed_suite_appends_a_record_with_the_environment(tmp_path):
+    results = tmp_path / "results"
+    args = ["bench", "--suite", "speed", "--work", str(tmp_path / "w"), "--results", str(results)]
+    result = CliRunner().invoke(cli, [*args, "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert record["suite"] == "speed" and record["result"]["ratio"] > 1
+    assert record["environment"]["versions"]["torch"].startswith("2.")
+    lines = (results / "bench.jsonl").read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])["seed"] == 0
+    assert "KV cache" in (results / "bench-speed.md").read_text()
+    again = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert again.exit_code == 0 and len((results / "bench.jsonl").read_text().splitlines()) == 2
+
+
+def test_unknown_suite_is_one_line():
+    result = CliRunner().invoke(cli, ["bench", "--suite", "sped"])
+    assert result.exit_code != 0 and "did you mean 'speed'" in result.output
+
+
+def test_packaged_configs_are_listed_and_resolve():
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["list", "configs"])
+    assert listed.exit_code == 0 and "demo-evaluator" in listed.stdout
+    dry = runner.invoke(cli, ["train", "--config", "demo", "--dry-run"], catch_exceptions=False)
+    assert dry.exit_code == 0, dry.output
+    config = json.loads(dry.stdout)
+    assert config["stage"] == "pipeline" and config["backbone"]["layers"] == 4
+    assert config["quantizer"]["levels"] == [8, 6, 5] and config["dataset"]["limit"] == 0
+    evaluator = runner.invoke(cli, ["train", "--config", "demo-evaluator", "--dry-run"])
+    assert json.loads(evaluator.stdout)["stage"] == "evaluator"
+    typo = runner.invoke(cli, ["train", "--config", "dmeo", "--dry-run"])
+    assert typo.exit_code != 0 and "did you mean 'demo'" in typo.output
