@@ -119,3 +119,22 @@ def test_eval_refuses_bad_input(generator_run, evaluator_run, corpus):
     )  # fmt: skip
     assert few.exit_code != 0 and "at least one batch" in few.output
     assert "Traceback" not in wrong.output + few.output
+
+
+def test_eval_with_the_official_evaluator_layout(generator_run, corpus, tmp_path):
+    """Random weights in the official files' layout: the protocol runs and records the tagger."""
+    from tests.test_evaluator import write_official
+
+    official = write_official(tmp_path / "official")
+    (official / "meta").mkdir()
+    for name in ("mean", "std"):
+        stat = np.load(corpus / f"{name.capitalize()}.npy")
+        np.save(official / "meta" / f"{name}.npy", stat)
+    out = tmp_path / "official.json"
+    invoke(
+        "eval", str(generator_run), "--data", str(corpus), "--evaluator", str(official),
+        "--replications", "2", "--batch-size", "8", "--mm-texts", "0", "--out", str(out),
+    )  # fmt: skip
+    result = json.loads(out.read_text())
+    assert "word/POS" in result["caption_tagger"] or "lexicon" in result["caption_tagger"]
+    assert result["rows"]["real"]["fid"]["mean"] == pytest.approx(0.0, abs=1e-3)

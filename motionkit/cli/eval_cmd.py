@@ -22,7 +22,8 @@ from motionkit.cli import console
     "evaluator_dir",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     required=True,
-    help="An evaluator run ('motionkit evaluator train').",
+    help="An evaluator run ('motionkit evaluator train'), or the official HumanML3D/KIT "
+    "evaluator's files (converted, or text_mot_match/ + glove/).",
 )
 @click.option("--replications", default=20, show_default=True, help="Independent repetitions.")
 @click.option(
@@ -74,8 +75,13 @@ def eval_command(
     from rich.console import Console
     from rich.table import Table
 
-    from motionkit.eval.harness import METRICS, EvalSettings, evaluate_run, write_result
-    from motionkit.eval.train import load_evaluator
+    from motionkit.eval.harness import (
+        METRICS,
+        EvalSettings,
+        evaluate_run,
+        open_evaluator,
+        write_result,
+    )
     from motionkit.generate import Sampling
     from motionkit.generator.model import load_generator
     from motionkit.train.loop import pick_device
@@ -93,7 +99,7 @@ def eval_command(
     )
     target = pick_device(device)
     loaded = load_generator(run, target)
-    evaluator = load_evaluator(evaluator_dir, target)
+    evaluator = open_evaluator(evaluator_dir, target)
     result = evaluate_run(loaded, evaluator, data, settings, sampling)
     path, md = write_result(result, out or loaded.run_dir / "eval-test.json")
     table = Table(title=f"{result.items} test items, {replications} replications, mean ± 95% CI")

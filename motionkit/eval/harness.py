@@ -108,8 +108,55 @@ def test_items(data: Path, feature_dim: int) -> list:
     return [c for c in clips if any(cap.text.strip() for cap in c.captions)]
 
 
-def _captions(clip: Any) -> list[str]:
-    return [c.text for c in clip.captions if c.text.strip()]
+def _captions(clip: Any) -> list[Any]:
+    return [c for c in clip.captions if c.text.strip()]
+
+
+class OfficialAdapter:
+    """The standard evaluator of Guo et al. behind the interface the protocol uses.
+
+    Captions are scored with the ``word/POS`` tags of the dataset's text files when they have
+    them (as the official evaluation does), else tagged now (spaCy when installed, else
+    motionkit's lexicon tagger); which one was used is recorded with the result.
+    """
+
+    def __init__(self, official: Any) -> None:
+        self.official = official
+        self.feature_dim = int(official.feature_dim)
+        self.description = official.description
+        self.taggers: set[str] = set()
+
+    @property
+    def tagger(self) -> str:
+        return ", ".join(sorted(self.taggers)) or "none used yet"
+
+    def embed_captions(self, captions: list[Any]) -> np.ndarray:
+        from motionkit.eval.evaluator.words import tag_caption
+
+        tokens = []
+        for caption in captions:
+            if getattr(caption, "tokens", ()):
+                tokens.append(list(caption.tokens))
+                self.taggers.add("the dataset's word/POS tags")
+            else:
+                tagged = tag_caption(getattr(caption, "text", caption))
+                tokens.append(list(tagged.tokens))
+                self.taggers.add(tagged.tagger)
+        return self.official.embed_captions(tokens).detach().cpu().numpy()
+
+    def embed_motion(self, motions: list[np.ndarray]) -> np.ndarray:
+        return self.official.embed_features(motions).detach().cpu().numpy()
+
+
+def open_evaluator(path: Path, device: Any = "cpu") -> Any:
+    """A motionkit evaluator run (``config.json``) or the official evaluator's files."""
+    if (Path(path) / "config.json").is_file():
+        from motionkit.eval.train import load_evaluator
+
+        return load_evaluator(path, device)
+    from motionkit.eval.evaluator import load_evaluator as load_official
+
+    return OfficialAdapter(load_official(path, device=device))
 
 
 def _generate(loaded: Any, captions: list[str], lengths: list[int] | None, seeds: list[int],
@@ -179,15 +226,13 @@ def evaluate_run(
 
         def one_run(rng: np.random.Generator) -> dict[str, float]:
             order = rng.permutation(n)
-            captions = [
-                (_captions(items[i])[rng.integers(len(_captions(items[i])))]) for i in order
-            ]
-            text = evaluator.embed_text(captions)
+            chosen = [_captions(items[i]) for i in order]
+            captions = [options[rng.integers(len(options))] for options in chosen]
+            text = evaluator.embed_captions(captions)
+            prompts = [c.text for c in captions]
             seeds = [int(s) for s in rng.integers(0, 2**31 - 1, size=n)]
             lengths = [token_lengths[i] for i in order] if settings.lengths == "gt" else None
-            generated = evaluator.embed_motion(
-                _generate(loaded, captions, lengths, seeds, sampling)
-            )
+            generated = evaluator.embed_motion(_generate(loaded, prompts, lengths, seeds, sampling))
             shift = order[np.roll(np.arange(n), 1)]  # every row gets another item's motion
             rows = {
                 "real": real[order],
@@ -255,7 +300,7 @@ def _multimodality(
     chosen = rng.choice(len(items), size=min(settings.mm_texts, len(items)), replace=False)
     captions, lengths, seeds = [], [], []
     for i in chosen:
-        caption = _captions(items[i])[0]
+        caption = _captions(items[i])[0].text
         for r in range(settings.mm_repeats):
             captions.append(caption)
             lengths.append(token_lengths[i])

@@ -164,6 +164,10 @@ class Evaluator:
                 out.append(self.model.embed_motion(x, lengths).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.model.cfg.dim), np.float32)
 
+    def embed_captions(self, captions: Sequence[object]) -> np.ndarray:
+        """``(N, dim)`` embeddings of ``Caption`` objects (their text) or strings."""
+        return self.embed_text([getattr(c, "text", c) for c in captions])
+
     def embed_text(self, captions: Sequence[str]) -> np.ndarray:
         """``(N, dim)`` embeddings of captions."""
         out = []
