@@ -26,21 +26,21 @@ demo: install
 	$(BIN)/motionkit list
 	$(BIN)/motionkit check
 	$(BIN)/motionkit data synth --out $(DEMO_DIR)/synthetic --num 1000 --seed 0
-	$(BIN)/motionkit train --preset tiny --quantizer fsq --levels 8,6,5 \
-		--data $(DEMO_DIR)/synthetic --limit 0 --max-steps 600 --eval-every 200 \
-		--batch-size 64 --window 64 --train.lr 1e-3 --schedule cosine \
-		--model.width 64 --model.dim 64 --text-encoder.dim 64 \
-		--backbone.dim 128 --backbone.layers 4 --backbone.heads 4 \
-		--out $(DEMO_DIR)/run
+	$(BIN)/motionkit train --config demo --data $(DEMO_DIR)/synthetic --out $(DEMO_DIR)/run
 	$(BIN)/motionkit eval-tokenizer $(DEMO_DIR)/run --data $(DEMO_DIR)/synthetic --split test
 	$(BIN)/motionkit generate $(DEMO_DIR)/run "a person walks forward" \
 		"someone jumps three times" "someone does three squats" \
 		--out $(DEMO_DIR)/samples
 	$(BIN)/motionkit render $(DEMO_DIR)/synthetic/new_joint_vecs/000000.npy \
 		--out $(DEMO_DIR)/000000.gif
+	$(BIN)/motionkit evaluator train --config demo-evaluator --data $(DEMO_DIR)/synthetic \
+		--out $(DEMO_DIR)/evaluator
+	$(BIN)/motionkit eval $(DEMO_DIR)/run --data $(DEMO_DIR)/synthetic \
+		--evaluator $(DEMO_DIR)/evaluator --out $(DEMO_DIR)/eval.json
 	@echo "demo done: runs in $(DEMO_DIR)/run (tokenizer/, generator/), generated motion in" \
-		"$(DEMO_DIR)/samples (GIF, BVH, joints; index.json). Next: $(BIN)/motionkit generate" \
-		"$(DEMO_DIR)/run \"your caption\" --out my-samples"
+		"$(DEMO_DIR)/samples (GIF, BVH, joints; index.json), the evaluation in" \
+		"$(DEMO_DIR)/eval.json and eval.md. Next: $(BIN)/motionkit generate $(DEMO_DIR)/run" \
+		"\"your caption\" --out my-samples; $(BIN)/motionkit bench; docs: make docs"
 
 test: install lint
 	$(BIN)/python -m pytest
