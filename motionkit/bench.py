@@ -6,6 +6,8 @@ Suites:
   ``demo`` pipeline (tokenizer, then generator), the ``demo-evaluator`` retrieval model, and the
   standard evaluation protocol (``motionkit.eval.harness``); one table of real, tokenizer, model
   and shuffled-text rows.
+* ``tokenizer``: the ``demo`` config's tokenizer alone, its reconstruction on the test split
+  (L1, MPJPE, codebook usage, perplexity).
 * ``speed``: sampling tokens/s of the demo generator's shape, batched with the KV cache against
   batch 1 with full recomputation, on the same weights in one process.
 
@@ -60,12 +62,21 @@ def environment() -> dict[str, Any]:
 
 def _stage(stage: str, config_name: str, data: Path, out: Path, seed: int) -> None:
     """Train ``config_name`` on ``data`` into ``out`` unless a finished run is there."""
-    from motionkit.config.run import get_stage, prepare_run_dir, resolve_run_config
+    from motionkit.config.run import (
+        get_stage,
+        load_config_file,
+        prepare_run_dir,
+        resolve_run_config,
+    )
     from motionkit.train.checkpoint import checkpoint_step
 
+    sections = {s.name for s in get_stage(stage).sections}
+    data_file = load_config_file(config_name)  # only the sections this stage has
+    kept = {k: v for k, v in data_file.items() if k in sections or k == "preset"}
     config = resolve_run_config(
         stage,
-        config_file=config_name,
+        file_data=kept,
+        file_label=config_name,
         choices={"dataset": "humanml3d"},
         args=["--dataset.root", str(data), "--train.seed", str(seed)],
     )
@@ -112,6 +123,27 @@ def suite_default(work: Path, seed: int) -> dict[str, Any]:
         "evaluate": time.perf_counter() - trained,
     }
     return out
+
+
+def suite_tokenizer(work: Path, seed: int) -> dict[str, Any]:
+    """The demo pipeline's tokenizer on the synthetic corpus: reconstruction on the test split."""
+    from motionkit.data.humanml3d import read_folder
+    from motionkit.tokenizer.evaluate import evaluate, normalised_clips
+    from motionkit.tokenizer.run import load_tokenizer
+
+    data = _corpus(work, seed)
+    _stage("tokenizer", "demo", data, work / "tokenizer", seed)
+    model, mean, std, _ = load_tokenizer(work / "tokenizer")
+    test = read_folder(data, "test")
+    import torch
+
+    scores = evaluate(model, normalised_clips(test, mean, std), mean, std, torch.device("cpu"))
+    table = "| clips | L1 | MPJPE (mm) | usage | perplexity |\n|---|---|---|---|---|\n"
+    table += (
+        f"| {len(test)} | {scores['l1']:.4f} | {scores['mpjpe_mm']:.1f} | "
+        f"{scores['usage']:.3f} | {scores['perplexity']:.1f} |\n"
+    )
+    return {**scores, "clips": len(test), "markdown": table}
 
 
 def suite_speed(work: Path, seed: int) -> dict[str, Any]:
@@ -163,6 +195,7 @@ def suite_speed(work: Path, seed: int) -> dict[str, Any]:
 
 SUITES: dict[str, Callable[[Path, int], dict[str, Any]]] = {
     "default": suite_default,
+    "tokenizer": suite_tokenizer,
     "speed": suite_speed,
 }
 
