@@ -3,10 +3,10 @@
 Suites:
 
 * ``default``: the whole text-to-motion pipeline on the synthetic corpus: the corpus, the
-  ``demo`` pipeline (tokenizer, then generator), the ``demo-evaluator`` retrieval model, and the
+  ``bench`` pipeline (tokenizer, then generator), the ``demo-evaluator`` retrieval model, and the
   standard evaluation protocol (``motionkit.eval.harness``); one table of real, tokenizer, model
   and shuffled-text rows.
-* ``tokenizer``: the ``demo`` config's tokenizer alone, its reconstruction on the test split
+* ``tokenizer``: the ``bench`` config's tokenizer alone, its reconstruction on the test split
   (L1, MPJPE, codebook usage, perplexity).
 * ``speed``: sampling tokens/s of the demo generator's shape, batched with the KV cache against
   batch 1 with full recomputation, on the same weights in one process.
@@ -106,7 +106,7 @@ def suite_default(work: Path, seed: int) -> dict[str, Any]:
 
     started = time.perf_counter()
     data = _corpus(work, seed)
-    _stage("pipeline", "demo", data, work / "run", seed)
+    _stage("pipeline", "bench", data, work / "run", seed)
     _stage("evaluator", "demo-evaluator", data, work / "evaluator", seed)
     trained = time.perf_counter()
     result = evaluate_run(
@@ -126,13 +126,13 @@ def suite_default(work: Path, seed: int) -> dict[str, Any]:
 
 
 def suite_tokenizer(work: Path, seed: int) -> dict[str, Any]:
-    """The demo pipeline's tokenizer on the synthetic corpus: reconstruction on the test split."""
+    """The bench pipeline's tokenizer on the synthetic corpus: reconstruction on the test split."""
     from motionkit.data.humanml3d import read_folder
     from motionkit.tokenizer.evaluate import evaluate, normalised_clips
     from motionkit.tokenizer.run import load_tokenizer
 
     data = _corpus(work, seed)
-    _stage("tokenizer", "demo", data, work / "tokenizer", seed)
+    _stage("tokenizer", "bench", data, work / "tokenizer", seed)
     model, mean, std, _ = load_tokenizer(work / "tokenizer")
     test = read_folder(data, "test")
     import torch
