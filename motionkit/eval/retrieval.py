@@ -23,6 +23,7 @@ from torch import nn
 
 from motionkit.errors import MotionkitError
 from motionkit.eval.config import EvaluatorConfig
+from motionkit.text.holder import TextEncoderHolder
 
 CONTACT_DIMS = 4
 
@@ -57,7 +58,7 @@ class MotionEncoder(nn.Module):
         return F.normalize(self.out(torch.cat([mean, peak], dim=-1)), dim=-1)
 
 
-class RetrievalModel(nn.Module):
+class RetrievalModel(TextEncoderHolder):
     """Text encoder + motion encoder into one embedding space.
 
     A frozen text encoder (MiniLM, T5, CLIP) is held outside the parameters and state dict.
@@ -72,26 +73,12 @@ class RetrievalModel(nn.Module):
         self.text_proj = nn.Sequential(
             nn.Linear(text_dim, cfg.width), nn.LeakyReLU(0.2), nn.Linear(cfg.width, cfg.dim)
         )
-        if getattr(text_encoder, "trainable", False):
-            self.text_encoder: nn.Module | None = text_encoder
-            self._frozen: list[nn.Module] = []
-        else:
-            self.text_encoder = None
-            self._frozen = [text_encoder.eval().requires_grad_(False)]
+        self.hold_text_encoder(text_encoder)
         self.logit_scale = nn.Parameter(torch.tensor(float(np.log(1.0 / cfg.temperature))))
 
-    def _apply(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-        super()._apply(fn, *args, **kwargs)
-        for module in self._frozen:
-            module._apply(fn, *args, **kwargs)
-        return self
-
     def embed_text(self, captions: list[str]) -> torch.Tensor:
-        encoder = self.text_encoder if self.text_encoder is not None else self._frozen[0]
-        with torch.set_grad_enabled(self.text_encoder is not None and torch.is_grad_enabled()):
-            pooled = encoder(list(captions)).pooled
-        device = self.logit_scale.device
-        return F.normalize(self.text_proj(pooled.to(device)), dim=-1)
+        pooled = self.text_features(captions, self.logit_scale.device).pooled
+        return F.normalize(self.text_proj(pooled), dim=-1)
 
     def embed_motion(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.motion(x, lengths)

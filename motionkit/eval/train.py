@@ -35,6 +35,7 @@ from motionkit.io import atomic_write_text
 from motionkit.tokenizer.run import save_stats
 from motionkit.train.checkpoint import MODEL_FILE, load_weights
 from motionkit.train.loop import fit, pick_device
+from motionkit.train.task import SeededSampling
 
 TEST_FILE = "retrieval-test.json"
 
@@ -72,7 +73,7 @@ def retrieval_scores(evaluator: Evaluator, clips: list[MotionClip]) -> dict[str,
     return out
 
 
-class EvaluatorTask:
+class EvaluatorTask(SeededSampling):
     """Contrastive text-motion training (see the module docstring)."""
 
     label = "training evaluator"
@@ -130,16 +131,6 @@ class EvaluatorTask:
 
     def validate(self) -> dict[str, float]:
         return retrieval_scores(self.evaluator, self.val_clips)
-
-    def before_training(self) -> None:
-        return None
-
-    def sampler_state(self) -> dict[str, Any]:
-        return {"rng": self.rng.bit_generator.state}
-
-    def load_sampler_state(self, state: dict[str, Any]) -> None:
-        if "rng" in state:
-            self.rng.bit_generator.state = state["rng"]
 
 
 def train_evaluator(config: RunConfig, run_dir: Path, *, resume: bool = False) -> dict[str, float]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -31,13 +30,14 @@ from motionkit.config.run import CONFIG_FILENAME, RunConfig
 from motionkit.errors import MotionkitError
 from motionkit.io import atomic_write_text
 from motionkit.text.base import TextFeatures
+from motionkit.text.holder import TextEncoderHolder
 from motionkit.train.checkpoint import MODEL_FILE, load_weights
 
 VOCAB_FILE = "vocab.json"
 UNIGRAM_FILE = "unigram.json"
 
 
-class TextToMotion(nn.Module):
+class TextToMotion(TextEncoderHolder):
     """Captions -> text features -> backbone logits over motion tokens.
 
     A frozen text encoder is held outside the module's parameters and state dict (it is not
@@ -48,22 +48,7 @@ class TextToMotion(nn.Module):
         super().__init__()
         self.backbone = backbone
         self.vocab: Vocabulary = backbone.vocab
-        if getattr(text_encoder, "trainable", False):
-            self.text_encoder: nn.Module | None = text_encoder
-            self._frozen: list[nn.Module] = []
-        else:
-            self.text_encoder = None
-            self._frozen = [text_encoder.eval().requires_grad_(False)]
-
-    @property
-    def encoder(self) -> nn.Module:
-        return self.text_encoder if self.text_encoder is not None else self._frozen[0]
-
-    def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> TextToMotion:
-        super()._apply(fn, *args, **kwargs)
-        for module in self._frozen:
-            module._apply(fn, *args, **kwargs)
-        return self
+        self.hold_text_encoder(text_encoder)
 
     @property
     def device(self) -> torch.device:
@@ -71,10 +56,7 @@ class TextToMotion(nn.Module):
 
     def encode_text(self, captions: list[str]) -> TextFeatures:
         """Text features of ``captions`` on the module's device."""
-        if self.text_encoder is None:
-            with torch.no_grad():
-                return self._frozen[0](list(captions)).to(self.device)
-        return self.text_encoder(list(captions)).to(self.device)
+        return self.text_features(captions, self.device)
 
     def forward(self, tokens: torch.Tensor, text: TextFeatures) -> torch.Tensor:
         """Logits ``(B, T + 1, [Q,] V + 1)`` for tokens ``(B, T[, Q])`` (see ``Backbone``)."""

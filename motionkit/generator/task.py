@@ -39,6 +39,7 @@ from motionkit.io import atomic_write_text
 from motionkit.tokenizer.export import log_unigram, tokens_for, unigram_table
 from motionkit.train.checkpoint import checkpoint_step
 from motionkit.train.loop import fit, pick_device
+from motionkit.train.task import SeededSampling
 
 IGNORE = -100
 
@@ -121,7 +122,7 @@ def token_losses(
     return out
 
 
-class GeneratorTask:
+class GeneratorTask(SeededSampling):
     """Text-conditioned next-token training on a tokenizer's tokens (module docstring)."""
 
     label = "training generator"
@@ -216,16 +217,6 @@ class GeneratorTask:
 
     def validate(self) -> dict[str, float]:
         return evaluate_pairs(self.model, self.val_pairs, self.vocab, self.log_q)
-
-    def before_training(self) -> None:
-        return None
-
-    def sampler_state(self) -> dict[str, Any]:
-        return {"rng": self.rng.bit_generator.state}
-
-    def load_sampler_state(self, state: dict[str, Any]) -> None:
-        if "rng" in state:
-            self.rng.bit_generator.state = state["rng"]
 
 
 def evaluate_pairs(

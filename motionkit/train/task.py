@@ -54,3 +54,20 @@ class Task(Protocol):
     def load_sampler_state(self, state: dict[str, Any]) -> None:
         """Restore ``sampler_state`` on resume so the data order continues exactly."""
         ...
+
+
+class SeededSampling:
+    """Mixin for tasks that draw every batch from ``self.rng`` (a NumPy ``Generator``): its state
+    is the sampler state saved with checkpoints, and there is nothing to do before training."""
+
+    rng: Any
+
+    def before_training(self) -> None:
+        return None
+
+    def sampler_state(self) -> dict[str, Any]:
+        return {"rng": self.rng.bit_generator.state}
+
+    def load_sampler_state(self, state: dict[str, Any]) -> None:
+        if "rng" in state:
+            self.rng.bit_generator.state = state["rng"]
