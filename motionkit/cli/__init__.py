@@ -42,6 +42,10 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
     "list": ("motionkit.cli.list_cmd:list_components", "List registered components and options."),
     "plugins": ("motionkit.cli.plugins_cmd:plugins", "Show installed plugin distributions."),
     "render": ("motionkit.cli.render_cmd:render", "Render joints, features or BVH as a GIF/MP4."),
+    "scaling": (
+        "motionkit.cli.scaling_cmd:scaling",
+        "Fit scaling laws and predict the compute-optimal run.",
+    ),
     "tokenize": (
         "motionkit.cli.tokenizer_cmd:tokenize",
         "Export token ids and unigram frequencies of a dataset.",

@@ -1,0 +1,86 @@
+"""``motionkit scaling fit|predict``: fit scaling laws to compute-optimal points, predict a run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from motionkit.cli import console
+
+
+@click.group("scaling")
+def scaling() -> None:
+    """Scaling laws: fit them to compute-optimal points and predict the optimal run."""
+
+
+@scaling.command("fit")
+@click.argument("points", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Fit as JSON (a .png with the paper-style figures is written beside it).",
+)
+@click.option("--bootstrap", "n_boot", default=1000, show_default=True, help="Resamples.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap.")
+def fit(points: Path, out: Path, n_boot: int, seed: int) -> None:
+    """Fit Lu = a log10 C + b and the power laws of Nnv, Nv, D in C (and Nv in Nnv) to a CSV of
+    compute-optimal points (columns as in ScaMo's reference table: model, vocab, log10_flops,
+    non_vocab_params, vocab_params, data_tokens, normalized_loss), with bootstrap intervals.
+    """
+    from motionkit.errors import MotionkitError
+    from motionkit.io import atomic_write_text
+    from motionkit.scaling.fit import fit_all, load_points_csv
+    from motionkit.scaling.plots import plot_fit
+
+    try:
+        rows = load_points_csv(points)
+    except (KeyError, ValueError, UnicodeDecodeError) as exc:
+        raise MotionkitError(
+            f"{points} is not a table of compute-optimal points ({type(exc).__name__}: {exc}); "
+            "expected columns log10_flops, non_vocab_params, vocab_params, normalized_loss"
+        ) from None
+    if len(rows) < 3:
+        raise MotionkitError(f"{points} has {len(rows)} points; a fit needs at least 3")
+    result = fit_all(rows, n_boot=n_boot, seed=seed)
+    atomic_write_text(out, result.to_json())
+    plot_fit(result, rows, out.with_suffix(".png"))
+    console.out.print(result.summary())
+    console.err.print(f"wrote {out} and {out.with_suffix('.png')}")
+
+
+@scaling.command("predict")
+@click.option("--flops", type=float, required=True, help="Compute budget C in FLOPs (6 N D).")
+@click.option(
+    "--fit",
+    "fit_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A fit written by 'motionkit scaling fit' (default: ScaMo's published constants).",
+)
+@click.option("--batch-size", default=256, show_default=True, help="For the suggested command.")
+@click.option("--json", "as_json", is_flag=True, help="Print the prediction as JSON.")
+def predict(flops: float, fit_file: Path | None, batch_size: int, as_json: bool) -> None:
+    """The compute-optimal run for a budget: parameters, vocabulary, tokens, predicted Lu."""
+    from motionkit.errors import MotionkitError
+    from motionkit.scaling.fit import ScalingFit, paper_fit
+    from motionkit.scaling.predict import predict as run_predict
+
+    if not flops > 0:
+        raise MotionkitError(f"--flops must be positive, got {flops}")
+    if fit_file is None:
+        result = paper_fit()
+    else:
+        try:
+            result = ScalingFit.from_json(fit_file.read_text(encoding="utf-8"))
+        except (KeyError, ValueError, TypeError, UnicodeDecodeError) as exc:
+            raise MotionkitError(
+                f"{fit_file} is not a fit written by 'motionkit scaling fit' ({exc})"
+            ) from None
+    prediction = run_predict(result, flops, batch_size=batch_size)
+    if as_json:
+        click.echo(json.dumps(prediction, indent=2, default=float))
+        return
+    for key, value in prediction.items():
+        console.out.print(f"{key}: {value}")
