@@ -3,6 +3,7 @@ the normalised loss, exact resume, the pipeline, sampling and ``motionkit genera
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import shutil
@@ -322,3 +323,26 @@ def test_a_frozen_pretrained_text_encoder_is_not_saved_with_the_run(pipeline, co
     assert loaded.model.encoder.dim == 384 and not loaded.model.encoder.trainable
     [codes] = sample_tokens(loaded.model, ["a person walks"], Sampling(greedy=True))
     assert len(codes) >= 1
+
+
+def test_validation_logs_compute_and_scaling_fit_reads_runs(pipeline, corpus, tmp_path):
+    val = [r for r in metrics(pipeline / "generator") if r["split"] == "val"]
+    seen = [r["tokens_seen"] for r in val]
+    assert seen[0] == 0 and all(b > a for a, b in itertools.pairwise(seen))
+    last = val[-1]
+    assert last["paper_flops"] == pytest.approx(
+        3 * (last["paper_non_vocab"] + last["paper_vocab"]) * last["tokens_seen"]
+    )
+    runs = []
+    for width in (16, 48):
+        run = tmp_path / f"w{width}"
+        invoke(
+            "train", "--stage", "generator", "--preset", "tiny", "--backbone.dim", str(width),
+            "--tokenizer", str(pipeline / "tokenizer"), "--data", str(corpus),
+            "--max-steps", "8", "--eval-every", "2", "--out", str(run),
+        )  # fmt: skip
+        runs.append(str(run))
+    out = tmp_path / "fit.json"
+    invoke("scaling", "fit", *runs, str(pipeline), "--out", str(out), "--bootstrap", "50")
+    fitted = json.loads(out.read_text())
+    assert "loss" in json.dumps(fitted) and out.with_suffix(".png").is_file()

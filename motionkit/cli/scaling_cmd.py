@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -15,8 +16,42 @@ def scaling() -> None:
     """Scaling laws: fit them to compute-optimal points and predict the optimal run."""
 
 
+def read_curve(run: Path) -> Any:
+    """The validation curve (paper-unit FLOPs, Lu) of a generator run (or pipeline run)."""
+    from motionkit.errors import MotionkitError
+    from motionkit.generator.model import generator_dir
+    from motionkit.scaling.fit import TrainingCurve
+
+    folder = generator_dir(run)
+    path = folder / "metrics.jsonl"
+    if not path.is_file():
+        raise MotionkitError(f"{run} is not a generator run with metrics.jsonl")
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("split") == "val" and record.get("paper_flops") and "lu" in record:
+            rows.append(record)
+    if not rows:
+        raise MotionkitError(
+            f"{path} has no validation lines with compute (paper_flops); train the run with this "
+            "motionkit version"
+        )
+    last = rows[-1]
+    return TrainingCurve(
+        flops=[r["paper_flops"] for r in rows],
+        loss=[r["lu"] for r in rows],
+        non_vocab=last["paper_non_vocab"],
+        vocab=last["paper_vocab"],
+        model=str(folder),
+        vocab_name=str(round(last["paper_vocab"])),
+    )
+
+
 @scaling.command("fit")
-@click.argument("points", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -25,28 +60,55 @@ def scaling() -> None:
 )
 @click.option("--bootstrap", "n_boot", default=1000, show_default=True, help="Resamples.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap.")
-def fit(points: Path, out: Path, n_boot: int, seed: int) -> None:
-    """Fit Lu = a log10 C + b and the power laws of Nnv, Nv, D in C (and Nv in Nnv) to a CSV of
-    compute-optimal points (columns as in ScaMo's reference table: model, vocab, log10_flops,
-    non_vocab_params, vocab_params, data_tokens, normalized_loss), with bootstrap intervals.
+def fit(sources: tuple[Path, ...], out: Path, n_boot: int, seed: int) -> None:
+    """Fit Lu = a log10 C + b and the power laws of Nnv, Nv, D in C (and Nv in Nnv).
+
+    SOURCES are CSVs of compute-optimal points (columns as in ScaMo's reference table: model,
+    vocab, log10_flops, non_vocab_params, vocab_params, data_tokens, normalized_loss) or generator
+    runs, whose validation curves (Lu against compute) give the compute-optimal points as their
+    lower envelope. Intervals are bootstrapped over runs.
     """
+    from motionkit.scaling.fit import compute_optimal_envelope
+
+    csvs = [p for p in sources if p.is_file()]
+    runs = [p for p in sources if p.is_dir()]
+    if csvs and runs:
+        raise click.UsageError("give either CSVs of points or generator runs, not both")
+    if runs:
+        curves = [read_curve(run) for run in runs]
+        rows = compute_optimal_envelope(curves, n_grid=30)
+        _fit_points(rows, out, n_boot, seed, curves)
+        return
+    rows = []
+    for points in csvs:
+        rows += _read_points(points)
+    _fit_points(rows, out, n_boot, seed, None)
+
+
+def _read_points(points: Path) -> list:
     from motionkit.errors import MotionkitError
-    from motionkit.io import atomic_write_text
-    from motionkit.scaling.fit import fit_all, load_points_csv
-    from motionkit.scaling.plots import plot_fit
+    from motionkit.scaling.fit import load_points_csv
 
     try:
-        rows = load_points_csv(points)
+        return load_points_csv(points)
     except (KeyError, ValueError, UnicodeDecodeError) as exc:
         raise MotionkitError(
             f"{points} is not a table of compute-optimal points ({type(exc).__name__}: {exc}); "
             "expected columns log10_flops, non_vocab_params, vocab_params, normalized_loss"
         ) from None
+
+
+def _fit_points(rows: list, out: Path, n_boot: int, seed: int, curves: list | None) -> None:
+    from motionkit.errors import MotionkitError
+    from motionkit.io import atomic_write_text
+    from motionkit.scaling.fit import fit_all
+    from motionkit.scaling.plots import plot_fit
+
     if len(rows) < 3:
-        raise MotionkitError(f"{points} has {len(rows)} points; a fit needs at least 3")
+        raise MotionkitError(f"{len(rows)} compute-optimal points; a fit needs at least 3")
     result = fit_all(rows, n_boot=n_boot, seed=seed)
     atomic_write_text(out, result.to_json())
-    plot_fit(result, rows, out.with_suffix(".png"))
+    plot_fit(result, rows, out.with_suffix(".png"), curves=curves)
     console.out.print(result.summary())
     console.err.print(f"wrote {out} and {out.with_suffix('.png')}")
 

@@ -7,7 +7,8 @@ options: drop the first or the last token (``crop_prob``), replace input tokens 
 (``replace_prob``); and text-condition dropout for classifier-free guidance (``text_drop``).
 
 Validation on the ``val`` split (first caption of each clip, no augmentation): cross-entropy per
-token, token accuracy, and the normalised loss Lu = mean over motion positions (END included) of
+token, token accuracy, the training tokens seen and the compute spent (``6 N D`` with the actual
+parameters, and ScaMo's paper units ``3 (Nnv + Nv) D``), and the normalised loss Lu = mean over motion positions (END included) of
 ``-log p(token) + log q(token)``, ``q`` the unigram frequency of the token over the training
 tokens with one END per sequence (REFERENCE.md §3). With several codebooks (residual
 quantizers) cross-entropy and accuracy are averaged over levels and Lu sums the levels of a
@@ -166,6 +167,12 @@ class GeneratorTask(SeededSampling):
         captions = sorted({c for p in self.train_pairs for c in p.captions})
         self.model = build_generator(config, self.vocab, run_dir, captions).to(self.device)
         self.rng = np.random.default_rng(self.train_cfg.seed)
+        # compute accounting, logged with every validation (REFERENCE.md §3)
+        counts = self.model.backbone.param_counts()
+        self.params = counts["total"]
+        paper = config["backbone"].paper_params(q.codebook_size)
+        self.paper_non_vocab, self.paper_vocab = paper["non_vocab"], paper["vocab"]
+        self.tokens_seen = 0
 
     # -- batches ----------------------------------------------------------------------------
 
@@ -195,7 +202,9 @@ class GeneratorTask(SeededSampling):
     def count(self, batch: dict[str, Any]) -> int:
         targets = batch["targets"]
         positions = targets[..., 0] if targets.dim() == 3 else targets
-        return int(positions.ne(IGNORE).sum())
+        tokens = int(positions.ne(IGNORE).sum())
+        self.tokens_seen += tokens
+        return tokens
 
     def loss(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
         text = self.model.encode_text(batch["captions"])
@@ -216,7 +225,23 @@ class GeneratorTask(SeededSampling):
     # -- validation -------------------------------------------------------------------------
 
     def validate(self) -> dict[str, float]:
-        return evaluate_pairs(self.model, self.val_pairs, self.vocab, self.log_q)
+        scores = evaluate_pairs(self.model, self.val_pairs, self.vocab, self.log_q)
+        d = self.tokens_seen
+        return {
+            **scores,
+            "tokens_seen": d,
+            "flops": 6.0 * self.params * d,
+            "paper_flops": 3.0 * (self.paper_non_vocab + self.paper_vocab) * d,
+            "paper_non_vocab": self.paper_non_vocab,
+            "paper_vocab": self.paper_vocab,
+        }
+
+    def sampler_state(self) -> dict[str, Any]:
+        return {**super().sampler_state(), "tokens_seen": self.tokens_seen}
+
+    def load_sampler_state(self, state: dict[str, Any]) -> None:
+        super().load_sampler_state(state)
+        self.tokens_seen = int(state.get("tokens_seen", 0))
 
 
 def evaluate_pairs(
