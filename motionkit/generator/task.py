@@ -8,11 +8,11 @@ options: drop the first or the last token (``crop_prob``), replace input tokens 
 
 Validation on the ``val`` split (first caption of each clip, no augmentation): cross-entropy per
 token, token accuracy, the training tokens seen and the compute spent (``6 N D`` with the actual
-parameters, and ScaMo's paper units ``3 (Nnv + Nv) D``), and the normalised loss Lu = mean over motion positions (END included) of
-``-log p(token) + log q(token)``, ``q`` the unigram frequency of the token over the training
-tokens with one END per sequence (REFERENCE.md §3). With several codebooks (residual
-quantizers) cross-entropy and accuracy are averaged over levels and Lu sums the levels of a
-position (the position's joint log-likelihood ratio).
+parameters, and ScaMo's paper units ``3 (Nnv + Nv) D``), and the normalised loss Lu = mean over
+motion positions (END included) of ``-log p(token) + log q(token)``, ``q`` the unigram frequency of
+the token over the training tokens with one END per sequence (REFERENCE.md §3). With several
+codebooks (residual quantizers) cross-entropy and accuracy are averaged over levels and Lu sums the
+levels of a position (the position's joint log-likelihood ratio).
 """
 
 from __future__ import annotations
