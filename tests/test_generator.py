@@ -346,3 +346,24 @@ def test_validation_logs_compute_and_scaling_fit_reads_runs(pipeline, corpus, tm
     invoke("scaling", "fit", *runs, str(pipeline), "--out", str(out), "--bootstrap", "50")
     fitted = json.loads(out.read_text())
     assert "loss" in json.dumps(fitted) and out.with_suffix(".png").is_file()
+
+
+def test_scaling_sweep_trains_a_grid_resumably_and_fits(corpus, tmp_path):
+    grid = tmp_path / "grid.toml"
+    grid.write_text(
+        f'data = "{corpus}"\nbudgets = [2e8, 6e8]\nbatch_size = 8\ntokenizer_steps = 6\n'
+        "evals = 3\n[[models]]\nname = 'a'\ndim = 16\nlayers = 1\nheads = 2\n"
+        "[[models]]\nname = 'b'\ndim = 32\nlayers = 2\nheads = 2\n[[vocabs]]\nlevels = [5, 5, 5]\n"
+    )
+    out = tmp_path / "sweep"
+    invoke("scaling", "sweep", "--grid", str(grid), "--out", str(out))
+    rows = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
+    assert len(rows) == 4 and {r["model"] for r in rows} == {"a", "b"}
+    for row in rows:  # each run spent about its budget
+        assert 0.5 * row["budget"] < row["flops"] < 3 * row["budget"]
+    assert (out / "results.csv").read_text().startswith("run,model,levels")
+    stamp = (out / "runs" / rows[0]["run"] / "model.safetensors").stat().st_mtime_ns
+    invoke("scaling", "sweep", "--grid", str(grid), "--out", str(out))  # finished: skipped
+    assert (out / "runs" / rows[0]["run"] / "model.safetensors").stat().st_mtime_ns == stamp
+    runs = [str(p) for p in sorted((out / "runs").iterdir())]
+    invoke("scaling", "fit", *runs, "--out", str(tmp_path / "fit.json"), "--bootstrap", "20")

@@ -146,3 +146,31 @@ def predict(flops: float, fit_file: Path | None, batch_size: int, as_json: bool)
         return
     for key, value in prediction.items():
         console.out.print(f"{key}: {value}")
+
+
+@scaling.command("sweep")
+@click.option(
+    "--grid",
+    "grid_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="TOML grid: data, budgets, [[models]], [[vocabs]] (see docs/cli.md).",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Sweep folder: tokenizers/, runs/, results.csv and results.jsonl (resumable).",
+)
+def sweep(grid_file: Path, out: Path) -> None:
+    """Train an IsoFLOP grid of generators on this machine (finished runs are skipped, a killed
+    run resumes); then 'motionkit scaling fit OUT/runs/*' fits the laws."""
+    from motionkit.scaling.sweep import Grid, run_sweep
+
+    rows = run_sweep(Grid.load(grid_file), out)
+    for row in rows:
+        console.out.print(
+            f"{row['run']}: {row['steps']} steps, {row['paper_flops']:.3g} paper FLOPs, "
+            f"Lu {row['lu']:.3f}"
+        )
+    console.err.print(f"wrote {out / 'results.csv'} and {out / 'results.jsonl'}")

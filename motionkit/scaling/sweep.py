@@ -1,0 +1,184 @@
+"""IsoFLOP sweeps on this machine: model shapes x FSQ vocabularies x compute budgets.
+
+A grid file (TOML)::
+
+    data = "data/synth"            # a HumanML3D-layout folder with captions
+    budgets = [1e11, 3e11, 1e12]    # training compute per run, FLOPs (6 N D, actual parameters)
+    batch_size = 32
+    tokenizer_steps = 300           # one tokenizer per vocabulary, trained first
+    evals = 6                       # validations per run (Lu against compute)
+
+    [[models]]
+    name = "xs"
+    dim = 32
+    layers = 2
+    heads = 2
+
+    [[vocabs]]
+    levels = [5, 5, 5]
+
+Every (model, vocabulary, budget) trains a prefix-LM generator (``tiny`` presets otherwise) for
+``ceil(budget / (6 N tokens_per_step))`` steps, where ``tokens_per_step`` is the batch size times
+the mean training sequence length (tokens + END). Runs go to ``OUT/runs/``; a finished run is
+skipped, a killed one resumes from its last checkpoint. Each finished run appends its final
+validation to ``OUT/results.jsonl`` and ``OUT/results.csv``; ``motionkit scaling fit OUT/runs/*``
+fits the laws to the envelope of the runs' curves. Imports torch (it trains); the fitting code in
+``motionkit.scaling`` does not.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from motionkit.errors import MotionkitError
+
+COLUMNS = (
+    "run", "model", "levels", "codebook_size", "budget", "steps", "params", "paper_non_vocab",
+    "paper_vocab", "tokens_seen", "flops", "paper_flops", "lu", "ce",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Grid:
+    """A parsed grid file (module docstring)."""
+
+    data: Path
+    budgets: tuple[float, ...]
+    models: tuple[dict[str, Any], ...]
+    vocabs: tuple[tuple[int, ...], ...]
+    batch_size: int = 32
+    tokenizer_steps: int = 300
+    evals: int = 6
+    seed: int = 0
+
+    @classmethod
+    def load(cls, path: Path) -> Grid:
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+            grid = cls(
+                data=(path.parent / raw["data"]) if not Path(raw["data"]).is_absolute()
+                else Path(raw["data"]),
+                budgets=tuple(float(b) for b in raw["budgets"]),
+                models=tuple(dict(m) for m in raw["models"]),
+                vocabs=tuple(tuple(int(x) for x in v["levels"]) for v in raw["vocabs"]),
+                batch_size=int(raw.get("batch_size", 32)),
+                tokenizer_steps=int(raw.get("tokenizer_steps", 300)),
+                evals=int(raw.get("evals", 6)),
+                seed=int(raw.get("seed", 0)),
+            )  # fmt: skip
+        except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise MotionkitError(
+                f"{path} is not a sweep grid ({type(exc).__name__}: {exc}); it needs data, "
+                "budgets, [[models]] with name/dim/layers/heads and [[vocabs]] with levels"
+            ) from None
+        if not grid.budgets or not grid.models or not grid.vocabs or min(grid.budgets) <= 0:
+            raise MotionkitError(f"{path}: budgets, models and vocabs must be non-empty, > 0")
+        return grid
+
+
+def _levels_name(levels: tuple[int, ...]) -> str:
+    return "x".join(str(x) for x in levels)
+
+
+def _config(stage: str, data: Path, args: list[str]) -> Any:
+    from motionkit.config.run import resolve_run_config
+
+    return resolve_run_config(
+        stage, preset="tiny", choices={"dataset": "humanml3d"},
+        args=["--dataset.root", str(data), "--limit", "0", *args],
+    )  # fmt: skip
+
+
+def _train(config: Any, run_dir: Path) -> None:
+    """Train ``config`` into ``run_dir``: skip when finished, resume when killed."""
+    from motionkit.config.run import get_stage, prepare_run_dir
+    from motionkit.train.checkpoint import checkpoint_step
+
+    step = checkpoint_step(run_dir) if run_dir.is_dir() else None
+    if step is not None and step >= config["train"].max_steps:
+        return
+    if step is None and (run_dir / "metrics.jsonl").exists():
+        (run_dir / "metrics.jsonl").unlink()  # killed before its first checkpoint
+    prepare_run_dir(run_dir, config)
+    get_stage(config.stage).trainer()(config, run_dir, resume=step is not None)
+
+
+def _mean_sequence(tokenizer_dir: Path, data: Path) -> float:
+    from motionkit.tokenizer.export import tokens_for
+
+    tokens, _ = tokens_for(tokenizer_dir, data)
+    lengths = [min(len(t), 49) + 1 for t in tokens.values()]
+    return sum(lengths) / max(1, len(lengths))
+
+
+def run_sweep(grid: Grid, out: Path) -> list[dict[str, Any]]:
+    """Train every run of ``grid`` into ``out`` (resumable); return the result rows."""
+    from motionkit.backbones.base import Vocabulary
+    from motionkit.progress import progress_bar
+    from motionkit.registry import create_config
+
+    out.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    total = len(grid.vocabs) * (1 + len(grid.models) * len(grid.budgets))
+    with progress_bar("scaling sweep (runs)", total) as advance:
+        for levels in grid.vocabs:
+            vocab_name = _levels_name(levels)
+            tok_dir = out / "tokenizers" / vocab_name
+            levels_arg = ",".join(map(str, levels))
+            tok_args = ["--levels", levels_arg, "--max-steps", str(grid.tokenizer_steps)]
+            tok_args += ["--eval-every", str(grid.tokenizer_steps), "--seed", str(grid.seed)]
+            _train(_config("tokenizer", grid.data, tok_args), tok_dir)
+            advance(1)
+            tokens_per_step = grid.batch_size * _mean_sequence(tok_dir, grid.data)
+            size = math.prod(levels)
+            for model in grid.models:
+                shape = {k: int(model[k]) for k in ("dim", "layers", "heads")}
+                backbone = create_config("backbones", "prefix-lm:tiny", **shape)
+                params = backbone.estimate_params(Vocabulary(size), text_dim=32)["total"]
+                for budget in grid.budgets:
+                    steps = max(1, math.ceil(budget / (6 * params * tokens_per_step)))
+                    name = f"{model['name']}-{vocab_name}-{budget:.0e}"
+                    args = [f"--backbone.{k}={v}" for k, v in shape.items()]
+                    args += ["--tokenizer", str(tok_dir.resolve()), "--max-steps", str(steps)]
+                    args += ["--eval-every", str(max(1, steps // grid.evals))]
+                    args += ["--batch-size", str(grid.batch_size), "--seed", str(grid.seed)]
+                    run_dir = out / "runs" / name
+                    _train(_config("generator", grid.data, args), run_dir)
+                    rows.append(_row(run_dir, name, model["name"], levels, size, budget, steps))
+                    _write(out, rows)
+                    advance(1)
+    return rows
+
+
+def _row(run_dir: Path, name: str, model: str, levels: tuple[int, ...], size: int,
+         budget: float, steps: int) -> dict[str, Any]:  # fmt: skip
+    val = [
+        json.loads(line)
+        for line in (run_dir / "metrics.jsonl").read_text().splitlines()
+        if '"split": "val"' in line
+    ][-1]
+    return {
+        "run": name, "model": model, "levels": _levels_name(levels), "codebook_size": size,
+        "budget": budget, "steps": steps, "params": round(val["flops"] / max(1, 6 *
+        val["tokens_seen"])) if val["tokens_seen"] else 0,
+        **{k: val[k] for k in ("paper_non_vocab", "paper_vocab", "tokens_seen", "flops",
+                               "paper_flops", "lu", "ce")},
+    }  # fmt: skip
+
+
+def _write(out: Path, rows: list[dict[str, Any]]) -> None:
+    from motionkit.io import atomic_write_text
+
+    atomic_write_text(out / "results.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS)
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_text(out / "results.csv", buffer.getvalue())
