@@ -121,7 +121,7 @@ def read_official_checkpoint(path: Path) -> tuple[dict[str, dict[str, torch.Tens
             f"torch.load(weights_only=True) refused {path} ({_torch_reason(exc)}): it is corrupt "
             f"or holds more than tensors and plain data; {_CONVERT_HINT}"
         ) from None
-    except (RuntimeError, OSError, EOFError, ValueError, TypeError, KeyError) as exc:
+    except Exception as exc:  # garbage bytes can fail anywhere inside the unpickler
         raise MotionkitError(
             f"{path} is not a readable torch checkpoint ({type(exc).__name__}: "
             f"{_one_line(exc, 160)}); is it corrupt or truncated?"
