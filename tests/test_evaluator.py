@@ -522,7 +522,7 @@ def test_errors_are_one_line(tmp_path: Path, official: Path, evaluator: Official
     ckpt = folder / "text_mot_match" / "model" / "finest.tar"
     ckpt.write_bytes(ckpt.read_bytes()[:5000])
     fails("corrupt", load_evaluator, folder)
-    ckpt.write_bytes(os.urandom(3000))
+    ckpt.write_bytes(np.random.default_rng(0).bytes(3000))
     fails("corrupt", load_evaluator, ckpt)
 
     folder = write_official(tmp_path / "c")
