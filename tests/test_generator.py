@@ -367,3 +367,11 @@ def test_scaling_sweep_trains_a_grid_resumably_and_fits(corpus, tmp_path):
     assert (out / "runs" / rows[0]["run"] / "model.safetensors").stat().st_mtime_ns == stamp
     runs = [str(p) for p in sorted((out / "runs").iterdir())]
     invoke("scaling", "fit", *runs, "--out", str(tmp_path / "fit.json"), "--bootstrap", "20")
+
+
+def test_log_spaced_validations():
+    from motionkit.train.config import TrainConfig
+    from motionkit.train.loop import validation_steps
+
+    assert sorted(validation_steps(TrainConfig(max_steps=1000, log_evals=4))) == [1, 10, 100, 1000]
+    assert validation_steps(TrainConfig(max_steps=1000)) == set()

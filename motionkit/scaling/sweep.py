@@ -6,7 +6,7 @@ A grid file (TOML)::
     budgets = [1e11, 3e11, 1e12]    # training compute per run, FLOPs (6 N D, actual parameters)
     batch_size = 32
     tokenizer_steps = 300           # one tokenizer per vocabulary, trained first
-    evals = 6                       # validations per run (Lu against compute)
+    evals = 6                       # log-spaced validations per run (Lu against compute)
 
     [[models]]
     name = "xs"
@@ -147,7 +147,7 @@ def run_sweep(grid: Grid, out: Path) -> list[dict[str, Any]]:
                     name = f"{model['name']}-{vocab_name}-{budget:.0e}"
                     args = [f"--backbone.{k}={v}" for k, v in shape.items()]
                     args += ["--tokenizer", str(tok_dir.resolve()), "--max-steps", str(steps)]
-                    args += ["--eval-every", str(max(1, steps // grid.evals))]
+                    args += ["--eval-every", str(steps), "--log-evals", str(grid.evals)]
                     args += ["--batch-size", str(grid.batch_size), "--seed", str(grid.seed)]
                     run_dir = out / "runs" / name
                     _train(_config("generator", grid.data, args), run_dir)

@@ -28,6 +28,9 @@ class TrainConfig:
     grad_accum: int = option(1, help="micro-batches accumulated per optimisation step")
     grad_clip: float = option(1.0, help="clip the global gradient norm to this (0 disables)")
     eval_every: int = option(1000, help="validate every this many steps")
+    log_evals: int = option(
+        0, help="also validate at this many log-spaced steps (loss-vs-compute curves for scaling)"
+    )
     log_every: int = option(50, help="append a metrics line every this many steps")
     device: Literal["auto", "cpu", "cuda"] = option(
         "auto", help="where to train (auto: cuda when available)"
@@ -52,7 +55,7 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
-        for name in ("weight_decay", "grad_clip", "warmup_steps"):
+        for name in ("weight_decay", "grad_clip", "warmup_steps", "log_evals"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
         for name in ("beta1", "beta2", "min_lr_ratio"):

@@ -47,6 +47,15 @@ def learning_rate(cfg: TrainConfig, step: int) -> float:
     return floor + (cfg.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
+def validation_steps(cfg: TrainConfig) -> set[int]:
+    """Steps after which the loop validates besides every ``eval_every`` and the last:
+    ``log_evals`` log-spaced steps between 1 and ``max_steps``."""
+    if cfg.log_evals < 1:
+        return set()
+    ratio = cfg.max_steps ** (1.0 / max(1, cfg.log_evals - 1)) if cfg.log_evals > 1 else 1.0
+    return {max(1, min(cfg.max_steps, round(ratio**i))) for i in range(cfg.log_evals)}
+
+
 def fit(task: Task, cfg: TrainConfig, run_dir: Path, *, resume: bool = False) -> dict[str, float]:
     """Train ``task`` up to ``cfg.max_steps`` into ``run_dir``; returns the last validation."""
     model = task.model
@@ -66,6 +75,7 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, *, resume: bool = False) ->
         metrics = _validate(task)
         append_metrics(run_dir, {"step": 0, "split": "val", **metrics})
     model.train()
+    extra_evals = validation_steps(cfg)
     started, first_step, seen = time.perf_counter(), step, 0
     with progress_bar(task.label, cfg.max_steps) as advance:
         advance(step)
@@ -100,7 +110,7 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, *, resume: bool = False) ->
                 record[f"{task.unit}_per_s"] = rate
                 record["steps_done"] = step - first_step
                 append_metrics(run_dir, record)
-            if step % cfg.eval_every == 0 or step == cfg.max_steps:
+            if step % cfg.eval_every == 0 or step == cfg.max_steps or step in extra_evals:
                 metrics = _validate(task)
                 append_metrics(run_dir, {"step": step, "split": "val", **metrics})
                 save_checkpoint(run_dir, model, optimizer, step, task.sampler_state())
