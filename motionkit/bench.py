@@ -9,6 +9,8 @@ Suites:
   and shuffled-text rows.
 * ``tokenizer``: the ``bench`` config's tokenizer alone, its reconstruction on the test split
   (L1, MPJPE, codebook usage, perplexity).
+* ``scaling``: a small IsoFLOP sweep (``SCALING_GRID``) on the synthetic corpus, the lower
+  envelope of its Lu-vs-compute curves and the laws fitted to it (``motionkit.scaling``).
 * ``speed``: sampling tokens/s of the demo generator's shape, batched with the KV cache against
   batch 1 with full recomputation, on the same weights in one process.
 
@@ -226,10 +228,51 @@ def suite_speed(work: Path, seed: int) -> dict[str, Any]:
     }
 
 
+#: The grid of the ``scaling`` suite: 3 shapes x 1 vocabulary x 3 budgets (minutes on 2 cores).
+SCALING_GRID: dict[str, Any] = {
+    "models": (
+        {"name": "d32", "dim": 32, "layers": 2, "heads": 2},
+        {"name": "d64", "dim": 64, "layers": 2, "heads": 4},
+        {"name": "d128", "dim": 128, "layers": 4, "heads": 4},
+    ),
+    "vocabs": ((8, 6, 5),),
+    "budgets": (3e10, 1e11, 3e11),
+    "batch_size": 32,
+    "tokenizer_steps": 600,
+    "evals": 8,
+}
+
+
+def suite_scaling(work: Path, seed: int) -> dict[str, Any]:
+    """A small IsoFLOP sweep on the synthetic corpus, its envelope and the fitted laws."""
+    from motionkit.scaling.fit import compute_optimal_envelope, fit_all
+    from motionkit.scaling.sweep import Grid, read_curve, run_sweep
+
+    data = _corpus(work, seed)
+    grid = Grid(data=data, seed=seed, **SCALING_GRID)
+    rows = run_sweep(grid, work / "sweep")
+    curves = [read_curve(work / "sweep" / "runs" / row["run"]) for row in rows]
+    points = compute_optimal_envelope(curves, n_grid=30)
+    fit = fit_all(points, n_boot=200, seed=seed)
+    table = "| run | steps | paper FLOPs | Lu |\n|---|---|---|---|\n"
+    table += "".join(
+        f"| {r['run']} | {r['steps']} | {r['paper_flops']:.3g} | {r['lu']:.3f} |\n" for r in rows
+    )
+    return {
+        "runs": rows,
+        "fit": fit.to_dict(),
+        "markdown": table
+        + "\nFitted on the envelope of the runs' curves:\n\n```\n"
+        + fit.summary()
+        + "\n```\n",
+    }
+
+
 SUITES: dict[str, Callable[[Path, int], dict[str, Any]]] = {
     "default": suite_default,
     "tokenizer": suite_tokenizer,
     "speed": suite_speed,
+    "scaling": suite_scaling,
 }
 
 

@@ -42,3 +42,23 @@ def test_packaged_configs_are_listed_and_resolve():
     assert json.loads(evaluator.stdout)["stage"] == "evaluator"
     typo = runner.invoke(cli, ["train", "--config", "dmeo", "--dry-run"])
     assert typo.exit_code != 0 and "did you mean 'demo'" in typo.output
+
+
+def test_scaling_suite_on_a_tiny_grid(tmp_path, monkeypatch):
+    from motionkit import bench
+    from motionkit.data.synthetic import generate_corpus
+
+    corpus = tmp_path / "corpus"
+    generate_corpus(corpus, 48, seed=2)
+    monkeypatch.setattr(bench, "_corpus", lambda work, seed: corpus)
+    monkeypatch.setitem(bench.SCALING_GRID, "models", (
+        {"name": "a", "dim": 16, "layers": 1, "heads": 2},
+        {"name": "b", "dim": 32, "layers": 2, "heads": 2},
+    ))  # fmt: skip
+    monkeypatch.setitem(bench.SCALING_GRID, "budgets", (2e8, 6e8))
+    monkeypatch.setitem(bench.SCALING_GRID, "tokenizer_steps", 6)
+    monkeypatch.setitem(bench.SCALING_GRID, "batch_size", 8)
+    record = bench.run_suite("scaling", tmp_path / "w", tmp_path / "results")
+    result = record["result"]
+    assert len(result["runs"]) == 4 and "loss" in result["fit"]["laws"]
+    assert "Fitted on the envelope" in (tmp_path / "results" / "bench-scaling.md").read_text()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -14,40 +13,6 @@ from motionkit.cli import console
 @click.group("scaling")
 def scaling() -> None:
     """Scaling laws: fit them to compute-optimal points and predict the optimal run."""
-
-
-def read_curve(run: Path) -> Any:
-    """The validation curve (paper-unit FLOPs, Lu) of a generator run (or pipeline run)."""
-    from motionkit.errors import MotionkitError
-    from motionkit.generator.model import generator_dir
-    from motionkit.scaling.fit import TrainingCurve
-
-    folder = generator_dir(run)
-    path = folder / "metrics.jsonl"
-    if not path.is_file():
-        raise MotionkitError(f"{run} is not a generator run with metrics.jsonl")
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if record.get("split") == "val" and record.get("paper_flops") and "lu" in record:
-            rows.append(record)
-    if not rows:
-        raise MotionkitError(
-            f"{path} has no validation lines with compute (paper_flops); train the run with this "
-            "motionkit version"
-        )
-    last = rows[-1]
-    return TrainingCurve(
-        flops=[r["paper_flops"] for r in rows],
-        loss=[r["lu"] for r in rows],
-        non_vocab=last["paper_non_vocab"],
-        vocab=last["paper_vocab"],
-        model=str(folder),
-        vocab_name=str(round(last["paper_vocab"])),
-    )
 
 
 @scaling.command("fit")
@@ -69,6 +34,7 @@ def fit(sources: tuple[Path, ...], out: Path, n_boot: int, seed: int) -> None:
     lower envelope. Intervals are bootstrapped over runs.
     """
     from motionkit.scaling.fit import compute_optimal_envelope
+    from motionkit.scaling.sweep import read_curve
 
     csvs = [p for p in sources if p.is_file()]
     runs = [p for p in sources if p.is_dir()]

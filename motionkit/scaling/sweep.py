@@ -182,3 +182,36 @@ def _write(out: Path, rows: list[dict[str, Any]]) -> None:
     writer.writeheader()
     writer.writerows(rows)
     atomic_write_text(out / "results.csv", buffer.getvalue())
+
+
+def read_curve(run: Path) -> Any:
+    """The validation curve (paper-unit FLOPs, Lu) of a generator run (or a pipeline run) as a
+    ``motionkit.scaling.fit.TrainingCurve``."""
+    from motionkit.scaling.fit import TrainingCurve
+
+    folder = run / "generator" if (run / "generator" / "metrics.jsonl").is_file() else run
+    path = folder / "metrics.jsonl"
+    if not path.is_file():
+        raise MotionkitError(f"{run} is not a generator run with metrics.jsonl")
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if record.get("split") == "val" and record.get("paper_flops") and "lu" in record:
+            rows.append(record)
+    if not rows:
+        raise MotionkitError(
+            f"{path} has no validation lines with compute (paper_flops); train the run with this "
+            "motionkit version"
+        )
+    last = rows[-1]
+    return TrainingCurve(
+        flops=[r["paper_flops"] for r in rows],
+        loss=[r["lu"] for r in rows],
+        non_vocab=last["paper_non_vocab"],
+        vocab=last["paper_vocab"],
+        model=str(folder),
+        vocab_name=str(round(last["paper_vocab"])),
+    )
