@@ -11,7 +11,9 @@ from motionkit.cli import console
 
 
 @click.command("bench")
-@click.option("--suite", default="default", show_default=True, help="default, tokenizer, scaling or speed.")
+@click.option(
+    "--suite", default="default", show_default=True, help="default, tokenizer, scaling or speed."
+)
 @click.option(
     "--work",
     type=click.Path(file_okay=False, path_type=Path),
