@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from motionkit.cli import console
+from motionkit.cli.sampling_options import sampling_options
+
+if TYPE_CHECKING:
+    from motionkit.generate import Sampling
 
 
 @click.command("eval")
@@ -37,11 +42,7 @@ from motionkit.cli import console
 @click.option("--mm-texts", default=100, show_default=True, help="MultiModality captions.")
 @click.option("--mm-repeats", default=30, show_default=True, help="Generations per caption.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the whole evaluation.")
-@click.option("--greedy", is_flag=True, help="Greedy decoding.")
-@click.option("--temperature", default=1.0, show_default=True, help="Sampling temperature.")
-@click.option("--top-k", default=0, show_default=True, help="Top-k filtering (0: off).")
-@click.option("--top-p", default=1.0, show_default=True, help="Nucleus filtering (1: off).")
-@click.option("--cfg-scale", default=1.0, show_default=True, help="Classifier-free guidance.")
+@sampling_options
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -58,11 +59,7 @@ def eval_command(
     mm_texts: int,
     mm_repeats: int,
     seed: int,
-    greedy: bool,
-    temperature: float,
-    top_k: int,
-    top_p: float,
-    cfg_scale: float,
+    sampling: Sampling,
     out: Path | None,
     device: str,
 ) -> None:
@@ -82,7 +79,6 @@ def eval_command(
         open_evaluator,
         write_result,
     )
-    from motionkit.generate import Sampling
     from motionkit.generator.model import load_generator
     from motionkit.train.loop import pick_device
 
@@ -93,9 +89,6 @@ def eval_command(
         mm_repeats=mm_repeats,
         lengths=lengths,
         seed=seed,
-    )
-    sampling = Sampling(
-        greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p, cfg_scale=cfg_scale
     )
     target = pick_device(device)
     loaded = load_generator(run, target)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from motionkit.cli import console
+from motionkit.cli.sampling_options import sampling_options
+
+if TYPE_CHECKING:
+    from motionkit.generate import Sampling
 
 
 @click.command("generate")
@@ -20,15 +25,7 @@ from motionkit.cli import console
 )
 @click.option("--num", default=1, show_default=True, help="Samples per caption.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the first sample (+1 each).")
-@click.option("--greedy", is_flag=True, help="Take the most likely token at every step.")
-@click.option("--temperature", default=1.0, show_default=True, help="Sampling temperature.")
-@click.option(
-    "--top-k", default=0, show_default=True, help="Keep the k most likely tokens (0: all)."
-)
-@click.option("--top-p", default=1.0, show_default=True, help="Nucleus sampling mass (1: all).")
-@click.option("--cfg-scale", default=1.0, show_default=True, help="Classifier-free guidance.")
-@click.option("--min-tokens", default=1, show_default=True, help="Refuse END before this.")
-@click.option("--max-tokens", type=int, default=None, help="Force END after this many tokens.")
+@sampling_options
 @click.option("--gif/--no-gif", default=True, show_default=True, help="Render a GIF per sample.")
 @click.option("--bvh/--no-bvh", default=True, show_default=True, help="Write a BVH per sample.")
 @click.option(
@@ -50,13 +47,7 @@ def generate(
     prompt_file: Path | None,
     num: int,
     seed: int,
-    greedy: bool,
-    temperature: float,
-    top_k: int,
-    top_p: float,
-    cfg_scale: float,
-    min_tokens: int,
-    max_tokens: int | None,
+    sampling: Sampling,
     gif: bool,
     bvh: bool,
     out: Path,
@@ -72,7 +63,6 @@ def generate(
     seed, settings and length of each.
     """
     from motionkit.errors import MotionkitError
-    from motionkit.generate import Sampling
     from motionkit.generate import generate as run_generate
     from motionkit.generator.model import load_generator
     from motionkit.train.loop import pick_device
@@ -86,18 +76,9 @@ def generate(
         captions += [line.strip() for line in text.splitlines() if line.strip()]
     if not captions or any(not c.strip() for c in captions):
         raise MotionkitError("give at least one non-empty caption, or --prompts FILE")
-    settings = Sampling(
-        greedy=greedy,
-        temperature=temperature,
-        top_k=top_k,
-        top_p=top_p,
-        cfg_scale=cfg_scale,
-        min_tokens=min_tokens,
-        max_tokens=max_tokens,
-    )
     loaded = load_generator(run, pick_device(device))
     motions = run_generate(
-        loaded, captions, num=num, seed=seed, settings=settings, out=out, gif=gif, bvh=bvh
+        loaded, captions, num=num, seed=seed, settings=sampling, out=out, gif=gif, bvh=bvh
     )
     for motion in motions:
         console.out.print(

@@ -298,17 +298,26 @@ class _FolderConfig:
 
     def build(self) -> MotionDataset:
         """Read the split."""
-        return self._read(Path(self.root))
+        return self.read()
 
-    def _read(self, root: Path) -> MotionDataset:
+    def read(
+        self,
+        split: str | None = None,
+        *,
+        require_text: bool | None = None,
+        include_mirrors: bool = False,
+    ) -> MotionDataset:
+        """Read ``split`` (default: the configured one) under this config's length filter and
+        limit; ``require_text`` defaults to the configured value."""
         return read_folder(
-            root,
-            self.split,
+            self.prepare(),
+            split or self.split,
             fps=self.FPS,
             min_len=self.min_len,
             max_len=self.max_len,
-            require_text=self.require_text,
+            require_text=self.require_text if require_text is None else require_text,
             limit=self.limit,
+            include_mirrors=include_mirrors,
         )
 
 
@@ -356,7 +365,7 @@ class SyntheticConfig(_FolderConfig):
 
     def build(self) -> MotionDataset:
         """Generate the corpus into ``folder`` unless it is already there, then read it."""
-        return self._read(self.prepare())
+        return self.read()
 
 
 def ensure_synthetic_corpus(root: Path, num: int, seed: int) -> None:

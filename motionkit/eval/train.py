@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from motionkit.config.run import CONFIG_FILENAME, RunConfig
-from motionkit.data.humanml3d import MotionClip, read_folder
+from motionkit.data.humanml3d import MotionClip
 from motionkit.data.layout import load_npy
 from motionkit.data.stats import feature_stats
 from motionkit.errors import MotionkitError
@@ -42,16 +42,7 @@ TEST_FILE = "retrieval-test.json"
 
 def captioned_clips(data_cfg: Any, split: str, *, mirrors: bool = False) -> list[MotionClip]:
     """Clips of ``split`` with at least one non-empty caption."""
-    dataset = read_folder(
-        data_cfg.prepare(),
-        split,
-        fps=data_cfg.FPS,
-        min_len=data_cfg.min_len,
-        max_len=data_cfg.max_len,
-        require_text=True,
-        limit=data_cfg.limit,
-        include_mirrors=mirrors,
-    )
+    dataset = data_cfg.read(split, require_text=True, include_mirrors=mirrors)
     return [c for c in dataset.clips if any(cap.text.strip() for cap in c.captions)]
 
 

@@ -58,18 +58,7 @@ def paired_items(
     data_cfg: Any, split: str, tokens: dict[str, np.ndarray], *, mirrors: bool, max_tokens: int
 ) -> list[Pair]:
     """Clips of ``split`` that have captions and tokens; sequences cut to ``max_tokens - 1``."""
-    from motionkit.data.humanml3d import read_folder
-
-    dataset = read_folder(
-        data_cfg.prepare(),
-        split,
-        fps=data_cfg.FPS,
-        min_len=data_cfg.min_len,
-        max_len=data_cfg.max_len,
-        require_text=True,
-        limit=data_cfg.limit,
-        include_mirrors=mirrors,
-    )
+    dataset = data_cfg.read(split, require_text=True, include_mirrors=mirrors)
     pairs = []
     for clip in dataset.clips:
         codes = tokens.get(clip.id)
