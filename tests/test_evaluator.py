@@ -560,3 +560,13 @@ def test_errors_are_one_line(tmp_path: Path, official: Path, evaluator: Official
     fails("unreadable", load_evaluator, out)
     (out / "words.json").unlink()
     fails("lacks words.json", load_evaluator, out)
+
+
+def test_the_real_spacy_tagger_when_the_eval_extra_is_installed() -> None:
+    pytest.importorskip("spacy")
+    tagged = tag_caption("A person walks forward and waves his left hand.", tagger="spacy")
+    assert tagged.tagger.startswith("spacy-3.8") and "en_core_web_sm-3.8" in tagged.tagger
+    # the official processing: lemmas for nouns and verbs ("left" kept), punctuation dropped
+    assert tagged.tokens[:3] == ("A/DET", "person/NOUN", "walk/VERB")
+    assert "left/ADJ" in tagged.tokens and "hand/NOUN" in tagged.tokens
+    assert tag_caption("a man jumps").tagger == tagged.tagger  # "auto" prefers spaCy

