@@ -369,6 +369,35 @@ def test_scaling_sweep_trains_a_grid_resumably_and_fits(corpus, tmp_path):
     invoke("scaling", "fit", *runs, "--out", str(tmp_path / "fit.json"), "--bootstrap", "20")
 
 
+def test_scaling_sweep_through_submitit_local_executor(corpus, tmp_path):
+    pytest.importorskip("submitit")
+    grid = tmp_path / "grid.toml"
+    grid.write_text(
+        f'data = "{corpus}"\nbudgets = [2e8]\nbatch_size = 8\ntokenizer_steps = 4\n'
+        "evals = 2\n[[models]]\nname = 'a'\ndim = 16\nlayers = 1\nheads = 2\n"
+        "[[models]]\nname = 'b'\ndim = 32\nlayers = 1\nheads = 2\n"
+        "[[vocabs]]\nlevels = [5, 5, 5]\n"
+    )
+    out = tmp_path / "sweep"
+    invoke("scaling", "sweep", "--grid", str(grid), "--out", str(out), "--launcher",
+           "submitit-local", "--time-min", "10")  # fmt: skip
+    rows = [json.loads(x) for x in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["model"] for r in rows] == ["a", "b"] and all(r["lu"] == r["lu"] for r in rows)
+    assert any((out / "jobs").glob("*_log.out"))  # the runs went through submitit's jobs
+    for row in rows:
+        assert 0.5 * row["budget"] < row["flops"] < 3 * row["budget"]
+    # a job that fails is reported in one line naming the run; its neighbours still finish
+    from motionkit.errors import MotionkitError
+    from motionkit.scaling.sweep import Job, Launcher
+
+    launcher = Launcher("submitit-local", time_min=10)
+    bad = Job("generator", str(corpus), ("--no-such-option", "1"), str(tmp_path / "bad"), 1)
+    good = Job("tokenizer", str(corpus), ("--max-steps", "2"), str(tmp_path / "good"), 2)
+    with pytest.raises(MotionkitError, match=r"1 sweep run\(s\) failed: bad \(job"):
+        launcher.run([bad, good], tmp_path, lambda n=1: None)
+    assert (tmp_path / "good" / "model.safetensors").is_file()
+
+
 def test_log_spaced_validations():
     from motionkit.train.config import TrainConfig
     from motionkit.train.loop import validation_steps

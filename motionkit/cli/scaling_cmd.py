@@ -128,12 +128,52 @@ def predict(flops: float, fit_file: Path | None, batch_size: int, as_json: bool)
     required=True,
     help="Sweep folder: tokenizers/, runs/, results.csv and results.jsonl (resumable).",
 )
-def sweep(grid_file: Path, out: Path) -> None:
-    """Train an IsoFLOP grid of generators on this machine (finished runs are skipped, a killed
-    run resumes); then 'motionkit scaling fit OUT/runs/*' fits the laws."""
-    from motionkit.scaling.sweep import Grid, run_sweep
+@click.option(
+    "--launcher",
+    type=click.Choice(["local", "slurm", "submitit-local"]),
+    default="local",
+    show_default=True,
+    help="Where runs train: here, one after another; one SLURM job per run (submitit, "
+    "pip install 'motionkit[slurm]'); or submitit's local executor (subprocesses here).",
+)
+@click.option("--partition", help="SLURM partition (--launcher slurm).")
+@click.option("--time-min", default=240, show_default=True, help="Time limit per run (minutes).")
+@click.option("--gpus-per-run", default=0, show_default=True, help="GPUs per SLURM job.")
+@click.option("--cpus-per-run", default=4, show_default=True, help="CPUs per SLURM job.")
+@click.option("--mem-gb", default=32, show_default=True, help="Memory per SLURM job (GB).")
+@click.option("--max-parallel", default=64, show_default=True, help="SLURM jobs at once.")
+def sweep(
+    grid_file: Path,
+    out: Path,
+    launcher: str,
+    partition: str | None,
+    time_min: int,
+    gpus_per_run: int,
+    cpus_per_run: int,
+    mem_gb: int,
+    max_parallel: int,
+) -> None:
+    """Train an IsoFLOP grid of generators (finished runs are skipped, a killed run resumes);
+    then 'motionkit scaling fit OUT/runs/*' fits the laws.
 
-    rows = run_sweep(Grid.load(grid_file), out)
+    Runs train here by default; --launcher slurm submits one job per run to a SLURM cluster
+    (the tokenizers first, then every generator at once) and waits for them. OUT must be on a
+    filesystem the cluster's nodes share.
+    """
+    from motionkit.errors import MotionkitError
+    from motionkit.scaling.sweep import Grid, Launcher, run_sweep
+
+    for name, value in (("--time-min", time_min), ("--cpus-per-run", cpus_per_run),
+                        ("--mem-gb", mem_gb), ("--max-parallel", max_parallel)):  # fmt: skip
+        if value < 1:
+            raise MotionkitError(f"{name} must be at least 1, got {value}")
+    if gpus_per_run < 0:
+        raise MotionkitError(f"--gpus-per-run must be 0 or more, got {gpus_per_run}")
+    chosen = Launcher(
+        launcher, partition=partition, time_min=time_min, gpus_per_run=gpus_per_run,
+        cpus_per_run=cpus_per_run, mem_gb=mem_gb, max_parallel=max_parallel,
+    )  # fmt: skip
+    rows = run_sweep(Grid.load(grid_file), out, chosen)
     for row in rows:
         console.out.print(
             f"{row['run']}: {row['steps']} steps, {row['paper_flops']:.3g} paper FLOPs, "

@@ -96,18 +96,136 @@ def _config(stage: str, data: Path, args: list[str]) -> Any:
     )  # fmt: skip
 
 
-def _train(config: Any, run_dir: Path) -> None:
-    """Train ``config`` into ``run_dir``: skip when finished, resume when killed."""
-    from motionkit.config.run import get_stage, prepare_run_dir
+def _finished(run_dir: Path, max_steps: int) -> bool:
     from motionkit.train.checkpoint import checkpoint_step
 
     step = checkpoint_step(run_dir) if run_dir.is_dir() else None
+    return step is not None and step >= max_steps
+
+
+def train_job(stage: str, data: str, args: list[str], run_dir: str) -> str:
+    """Train one run of a sweep into ``run_dir``: skip it when finished, resume it when killed.
+
+    The unit of work of every launcher (in this process, or one SLURM/submitit job per run);
+    takes plain strings so that it travels to another machine unchanged."""
+    from motionkit.config.run import get_stage, prepare_run_dir
+    from motionkit.train.checkpoint import checkpoint_step
+
+    config = _config(stage, Path(data), list(args))
+    folder = Path(run_dir)
+    step = checkpoint_step(folder) if folder.is_dir() else None
     if step is not None and step >= config["train"].max_steps:
-        return
-    if step is None and (run_dir / "metrics.jsonl").exists():
-        (run_dir / "metrics.jsonl").unlink()  # killed before its first checkpoint
-    prepare_run_dir(run_dir, config)
-    get_stage(config.stage).trainer()(config, run_dir, resume=step is not None)
+        return run_dir
+    if step is None and (folder / "metrics.jsonl").exists():
+        (folder / "metrics.jsonl").unlink()  # killed before its first checkpoint
+    prepare_run_dir(folder, config)
+    get_stage(config.stage).trainer()(config, folder, resume=step is not None)
+    return run_dir
+
+
+@dataclass(frozen=True)
+class Job:
+    """One training run of a sweep: ``train_job(stage, data, args, run_dir)``."""
+
+    stage: str
+    data: str
+    args: tuple[str, ...]
+    run_dir: str
+    max_steps: int
+
+
+@dataclass(frozen=True)
+class Launcher:
+    """Where the runs of a sweep train.
+
+    ``local`` (default) trains them one after another in this process. ``slurm`` submits each run
+    as a SLURM job through submitit (``pip install 'motionkit[slurm]'``), ``submitit-local`` the
+    same through submitit's local executor (subprocesses on this machine; how the SLURM path is
+    tested). Runs of one phase (the tokenizers, then the generators) are submitted together and
+    awaited; finished runs are never resubmitted, and a job that dies resumes from its checkpoint
+    when the sweep is started again.
+    """
+
+    kind: str = "local"
+    folder: Path | None = None  # submitit's logs and job files (default OUT/jobs)
+    partition: str | None = None
+    time_min: int = 240
+    gpus_per_run: int = 0
+    cpus_per_run: int = 4
+    mem_gb: int = 32
+    max_parallel: int = 64
+
+    KINDS = ("local", "slurm", "submitit-local")
+
+    def __post_init__(self) -> None:
+        if self.kind not in self.KINDS:
+            raise MotionkitError(
+                f"unknown launcher {self.kind!r}; choose one of {', '.join(self.KINDS)}"
+            )
+
+    def run(self, jobs: list[Job], out: Path, advance: Any) -> None:
+        """Run ``jobs`` (skipping finished ones) and return when all have finished."""
+        todo = [job for job in jobs if not _finished(Path(job.run_dir), job.max_steps)]
+        advance(len(jobs) - len(todo))
+        if self.kind == "local":
+            for job in todo:
+                train_job(job.stage, job.data, list(job.args), job.run_dir)
+                advance(1)
+            return
+        self._submit(todo, out, advance)
+
+    def _executor(self, out: Path) -> Any:
+        try:
+            import submitit
+        except ImportError:
+            raise MotionkitError(
+                f"--launcher {self.kind} needs submitit: pip install 'motionkit[slurm]'"
+            ) from None
+        folder = self.folder or out / "jobs"
+        if self.kind == "submitit-local":
+            executor = submitit.LocalExecutor(folder=str(folder))
+            executor.update_parameters(timeout_min=self.time_min)
+            return executor
+        executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm")
+        params: dict[str, Any] = {
+            "timeout_min": self.time_min,
+            "cpus_per_task": self.cpus_per_run,
+            "mem_gb": self.mem_gb,
+            "slurm_array_parallelism": self.max_parallel,
+            "name": "motionkit-sweep",
+        }
+        if self.gpus_per_run:
+            params["gpus_per_node"] = self.gpus_per_run
+        if self.partition:
+            params["slurm_partition"] = self.partition
+        executor.update_parameters(**params)
+        return executor
+
+    def _submit(self, todo: list[Job], out: Path, advance: Any) -> None:
+        if not todo:
+            return
+        executor = self._executor(out)
+        with executor.batch():
+            handles = [
+                executor.submit(train_job, job.stage, job.data, list(job.args), job.run_dir)
+                for job in todo
+            ]
+        failed = []
+        for job, handle in zip(todo, handles, strict=True):
+            try:
+                handle.result()
+            except Exception as exc:  # a job's failure is reported, the others still finish
+                failed.append(
+                    f"{Path(job.run_dir).name} (job {handle.job_id}): "
+                    f"{str(exc).strip().splitlines()[-1] if str(exc).strip() else exc}"
+                )
+            advance(1)
+        if failed:
+            raise MotionkitError(
+                f"{len(failed)} sweep run(s) failed: {'; '.join(failed)}; their logs are in "
+                f"{self.folder or out / 'jobs'}; fix the cause and start the sweep again "
+                "(finished runs are kept)"
+            )
 
 
 def _mean_sequence(tokenizer_dir: Path, data: Path) -> float:
@@ -118,25 +236,29 @@ def _mean_sequence(tokenizer_dir: Path, data: Path) -> float:
     return sum(lengths) / max(1, len(lengths))
 
 
-def run_sweep(grid: Grid, out: Path) -> list[dict[str, Any]]:
-    """Train every run of ``grid`` into ``out`` (resumable); return the result rows."""
+def run_sweep(grid: Grid, out: Path, launcher: Launcher | None = None) -> list[dict[str, Any]]:
+    """Train every run of ``grid`` into ``out`` (resumable) with ``launcher`` (default: in this
+    process, one run after another); return the result rows."""
     from motionkit.backbones.base import Vocabulary
     from motionkit.progress import progress_bar
     from motionkit.registry import create_config
 
+    launcher = launcher or Launcher()
     out.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
+    data = str(grid.data.resolve())
     total = len(grid.vocabs) * (1 + len(grid.models) * len(grid.budgets))
     with progress_bar("scaling sweep (runs)", total) as advance:
+        tokenizers = []
         for levels in grid.vocabs:
-            vocab_name = _levels_name(levels)
-            tok_dir = out / "tokenizers" / vocab_name
-            levels_arg = ",".join(map(str, levels))
-            tok_args = ["--levels", levels_arg, "--max-steps", str(grid.tokenizer_steps)]
-            tok_args += ["--eval-every", str(grid.tokenizer_steps), "--seed", str(grid.seed)]
-            _train(_config("tokenizer", grid.data, tok_args), tok_dir)
-            advance(1)
-            tokens_per_step = grid.batch_size * _mean_sequence(tok_dir, grid.data)
+            tok_dir = (out / "tokenizers" / _levels_name(levels)).resolve()
+            args = ("--levels", ",".join(map(str, levels)), "--max-steps",
+                    str(grid.tokenizer_steps), "--eval-every", str(grid.tokenizer_steps),
+                    "--seed", str(grid.seed))  # fmt: skip
+            tokenizers.append(Job("tokenizer", data, args, str(tok_dir), grid.tokenizer_steps))
+        launcher.run(tokenizers, out, advance)
+        jobs, meta = [], []
+        for levels, tok in zip(grid.vocabs, tokenizers, strict=True):
+            tokens_per_step = grid.batch_size * _mean_sequence(Path(tok.run_dir), grid.data)
             size = math.prod(levels)
             for model in grid.models:
                 shape = {k: int(model[k]) for k in ("dim", "layers", "heads")}
@@ -144,16 +266,24 @@ def run_sweep(grid: Grid, out: Path) -> list[dict[str, Any]]:
                 params = backbone.estimate_params(Vocabulary(size), text_dim=32)["total"]
                 for budget in grid.budgets:
                     steps = max(1, math.ceil(budget / (6 * params * tokens_per_step)))
-                    name = f"{model['name']}-{vocab_name}-{budget:.0e}"
+                    name = f"{model['name']}-{_levels_name(levels)}-{budget:.0e}"
                     args = [f"--backbone.{k}={v}" for k, v in shape.items()]
-                    args += ["--tokenizer", str(tok_dir.resolve()), "--max-steps", str(steps)]
+                    args += ["--tokenizer", tok.run_dir, "--max-steps", str(steps)]
                     args += ["--eval-every", str(steps), "--log-evals", str(grid.evals)]
                     args += ["--batch-size", str(grid.batch_size), "--seed", str(grid.seed)]
-                    run_dir = out / "runs" / name
-                    _train(_config("generator", grid.data, args), run_dir)
-                    rows.append(_row(run_dir, name, model["name"], levels, size, budget, steps))
-                    _write(out, rows)
-                    advance(1)
+                    run_dir = (out / "runs" / name).resolve()
+                    jobs.append(Job("generator", data, tuple(args), str(run_dir), steps))
+                    meta.append((run_dir, name, model["name"], levels, size, budget, steps))
+        if launcher.kind == "local":  # results appear as each run finishes
+            rows: list[dict[str, Any]] = []
+            for job, info in zip(jobs, meta, strict=True):
+                launcher.run([job], out, advance)
+                rows.append(_row(*info))
+                _write(out, rows)
+            return rows
+        launcher.run(jobs, out, advance)
+    rows = [_row(*info) for info in meta]
+    _write(out, rows)
     return rows
 
 
