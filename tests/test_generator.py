@@ -366,7 +366,20 @@ def test_scaling_sweep_trains_a_grid_resumably_and_fits(corpus, tmp_path):
     invoke("scaling", "sweep", "--grid", str(grid), "--out", str(out))  # finished: skipped
     assert (out / "runs" / rows[0]["run"] / "model.safetensors").stat().st_mtime_ns == stamp
     runs = [str(p) for p in sorted((out / "runs").iterdir())]
-    invoke("scaling", "fit", *runs, "--out", str(tmp_path / "fit.json"), "--bootstrap", "20")
+    fit = tmp_path / "fit.json"
+    invoke("scaling", "fit", *runs, "--out", str(fit), "--bootstrap", "20", "--min-flops", "1e7")
+    # the prediction chooses among the sweep's shapes, and its command trains as printed
+    printed = invoke("scaling", "predict", "--flops", "1e9", "--fit", str(fit), "--sweep",
+                     str(out), "--json")  # fmt: skip
+    prediction = json.loads(printed)
+    assert prediction["model"] in {"a", "b"} and prediction["vocab_preset"] == "5x5x5"
+    command = prediction["command"].split()
+    assert (
+        command[:2] == ["motionkit", "train"] and str(out / "tokenizers") in prediction["command"]
+    )
+    invoke(*command[1:], "--out", str(tmp_path / "predicted"))
+    last = [m for m in metrics(tmp_path / "predicted") if m["split"] == "val"][-1]
+    assert 0.7e9 < last["paper_flops"] < 1.5e9  # trained to the budget it was predicted for
 
 
 def test_scaling_sweep_through_submitit_local_executor(corpus, tmp_path):

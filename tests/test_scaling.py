@@ -247,3 +247,43 @@ def test_scaling_commands_fit_the_paper_points_and_predict(tmp_path):
     broken = runner.invoke(cli, ["scaling", "fit", str(bad), "--out", str(tmp_path / "x.json")])
     assert broken.exit_code != 0 and "compute-optimal points" in broken.output
     assert "Traceback" not in broken.output
+
+
+def test_predict_for_sweep_picks_the_sweep_shape_and_trains_to_the_budget():
+    import math
+
+    from motionkit.scaling import paper_params
+    from motionkit.scaling.fit import LawResult, LogLawFit, PowerLawFit, ScalingFit
+    from motionkit.scaling.predict import predict_for_sweep
+
+    nnv_64 = paper_params(2, 64, 1)[0]  # 248,064
+    fit = ScalingFit(
+        laws={
+            "loss": LawResult(LogLawFit(-1.0, 10.0)),
+            # optimum at 1e12 is exactly the 64-wide shape; Nv there is 2 * 120 codes * 64
+            "non_vocab": LawResult(PowerLawFit(math.log10(nnv_64) - 6.0, 0.5)),
+            "vocab": LawResult(PowerLawFit(math.log10(2 * 120 * 64) - 6.0, 0.5)),
+            "tokens": LawResult(PowerLawFit(0.0, 0.5)),
+        }
+    )
+    sweep = {
+        "data": "/d", "batch_size": 16, "seed": 3, "train": {"warmup_steps": 5},
+        "models": [{"name": "s", "dim": 32, "layers": 2, "heads": 2},
+                   {"name": "m", "dim": 64, "layers": 2, "heads": 4},
+                   {"name": "l", "dim": 128, "layers": 4, "heads": 4}],
+        "vocabs": [[5, 5, 5], [8, 5, 3]],  # 125 and 120 codes
+        "tokenizers": {"5x5x5": "/t/125", "8x5x3": "/t/120"},
+        "tokens_per_step": {"5x5x5": 700.0, "8x5x3": 640.0},
+    }  # fmt: skip
+    out = predict_for_sweep(fit, 1e12, sweep)
+    assert out["model"] == "m" and out["vocab_preset"] == "8x5x3"
+    assert out["loss"] == pytest.approx(-2.0)
+    tokens = 1e12 / (3 * (nnv_64 + 2 * 120 * 64))
+    assert out["model_tokens"] == pytest.approx(tokens)
+    assert out["max_steps"] == math.ceil(tokens / 640.0)
+    cmd = out["command"]
+    assert (
+        "--tokenizer /t/120" in cmd and "--backbone.dim 64" in cmd and "--backbone.layers 2" in cmd
+    )
+    assert f"--max-steps {out['max_steps']}" in cmd and "--warmup-steps 5" in cmd
+    assert predict_for_sweep(fit, 1e15, sweep)["model"] == "l"  # beyond the grid: the largest

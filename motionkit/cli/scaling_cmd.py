@@ -25,7 +25,21 @@ def scaling() -> None:
 )
 @click.option("--bootstrap", "n_boot", default=1000, show_default=True, help="Resamples.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap.")
-def fit(sources: tuple[Path, ...], out: Path, n_boot: int, seed: int) -> None:
+@click.option(
+    "--min-flops",
+    type=float,
+    help="Runs only: start the envelope at this compute (paper FLOPs); the first steps of a run "
+    "(warm-up, the first hundred tokens) are not compute-optimal.",
+)
+@click.option("--max-flops", type=float, help="Runs only: end the envelope at this compute.")
+def fit(
+    sources: tuple[Path, ...],
+    out: Path,
+    n_boot: int,
+    seed: int,
+    min_flops: float | None,
+    max_flops: float | None,
+) -> None:
     """Fit Lu = a log10 C + b and the power laws of Nnv, Nv, D in C (and Nv in Nnv).
 
     SOURCES are CSVs of compute-optimal points (columns as in ScaMo's reference table: model,
@@ -33,6 +47,7 @@ def fit(sources: tuple[Path, ...], out: Path, n_boot: int, seed: int) -> None:
     runs, whose validation curves (Lu against compute) give the compute-optimal points as their
     lower envelope. Intervals are bootstrapped over runs.
     """
+    from motionkit.errors import MotionkitError
     from motionkit.scaling.fit import compute_optimal_envelope
     from motionkit.scaling.sweep import read_curve
 
@@ -42,7 +57,12 @@ def fit(sources: tuple[Path, ...], out: Path, n_boot: int, seed: int) -> None:
         raise click.UsageError("give either CSVs of points or generator runs, not both")
     if runs:
         curves = [read_curve(run) for run in runs]
-        rows = compute_optimal_envelope(curves, n_grid=30)
+        try:
+            rows = compute_optimal_envelope(
+                curves, n_grid=30, min_flops=min_flops, max_flops=max_flops
+            )
+        except ValueError as exc:
+            raise MotionkitError(f"no envelope: {exc}; widen --min-flops/--max-flops") from None
         _fit_points(rows, out, n_boot, seed, curves)
         return
     rows = []
@@ -88,12 +108,22 @@ def _fit_points(rows: list, out: Path, n_boot: int, seed: int, curves: list | No
     help="A fit written by 'motionkit scaling fit' (default: ScaMo's published constants).",
 )
 @click.option("--batch-size", default=256, show_default=True, help="For the suggested command.")
+@click.option(
+    "--sweep",
+    "sweep_dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Choose among a sweep's shapes and vocabularies (its folder, with sweep.json) instead "
+    "of ScaMo's presets; the command then trains on the sweep's data and tokenizer.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the prediction as JSON.")
-def predict(flops: float, fit_file: Path | None, batch_size: int, as_json: bool) -> None:
+def predict(
+    flops: float, fit_file: Path | None, batch_size: int, sweep_dir: Path | None, as_json: bool
+) -> None:
     """The compute-optimal run for a budget: parameters, vocabulary, tokens, predicted Lu."""
     from motionkit.errors import MotionkitError
     from motionkit.scaling.fit import ScalingFit, paper_fit
     from motionkit.scaling.predict import predict as run_predict
+    from motionkit.scaling.predict import predict_for_sweep
 
     if not flops > 0:
         raise MotionkitError(f"--flops must be positive, got {flops}")
@@ -106,7 +136,17 @@ def predict(flops: float, fit_file: Path | None, batch_size: int, as_json: bool)
             raise MotionkitError(
                 f"{fit_file} is not a fit written by 'motionkit scaling fit' ({exc})"
             ) from None
-    prediction = run_predict(result, flops, batch_size=batch_size)
+    if sweep_dir is not None:
+        try:
+            plan = json.loads((sweep_dir / "sweep.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise MotionkitError(
+                f"{sweep_dir} has no readable sweep.json ({type(exc).__name__}); give the --out "
+                "folder of 'motionkit scaling sweep' (run or resume the sweep to write it)"
+            ) from None
+        prediction = predict_for_sweep(result, flops, plan)
+    else:
+        prediction = run_predict(result, flops, batch_size=batch_size)
     if as_json:
         click.echo(json.dumps(prediction, indent=2, default=float))
         return

@@ -100,3 +100,53 @@ def predict(
         f"--backbone prefix-lm:{model} --max-steps {steps} --batch-size {batch_size}"
     )
     return out
+
+
+def predict_for_sweep(fit: ScalingFit, flops: float, sweep: dict[str, Any]) -> dict[str, Any]:
+    """The compute-optimal run at ``flops`` among the shapes of a finished sweep.
+
+    ``sweep`` is the sweep's ``sweep.json`` (``motionkit scaling sweep``): its models, vocabularies,
+    batch size, tokens per step and tokenizer runs. The model whose paper-unit ``Nnv`` is nearest
+    (in log) to the optimum and the vocabulary nearest to ``V = Nv / (2 d)`` are chosen; the run
+    trains for the budget, ``D = flops / (3 (Nnv + Nv))`` of the chosen shape, and the ``command``
+    trains it with the sweep's data, tokenizer and training options.
+    """
+    out = predict(fit, flops)
+    shapes = {}
+    for model in sweep["models"]:
+        layers, dim = int(model["layers"]), int(model["dim"])
+        shapes[str(model["name"])] = (float(paper_params(layers, dim, 1)[0]), model)
+    name = _nearest_log(out["non_vocab"], {k: v[0] for k, v in shapes.items()})
+    nnv, model = shapes[name]
+    dim = int(model["dim"])
+    sizes = {"x".join(map(str, v)): float(math.prod(v)) for v in sweep["vocabs"]}
+    vocab_name = _nearest_log(out["vocab"] / (2.0 * dim), sizes)
+    nv = 2.0 * sizes[vocab_name] * dim
+    tokens = flops / (3.0 * (nnv + nv))
+    per_step = float(sweep["tokens_per_step"][vocab_name])
+    steps = max(1, math.ceil(tokens / per_step))
+    args = [
+        "motionkit train --stage generator",
+        f"--tokenizer {sweep['tokenizers'][vocab_name]}",
+        f"--data {sweep['data']}",
+        f"--backbone.dim {dim} --backbone.layers {model['layers']} "
+        f"--backbone.heads {model['heads']}",
+        f"--max-steps {steps} --eval-every {steps} --batch-size {sweep['batch_size']}",
+        f"--seed {sweep['seed']}",
+        *(f"--{k.replace('_', '-')} {v}" for k, v in sorted(sweep.get("train", {}).items())),
+    ]
+    out.update(
+        model=name,
+        model_non_vocab=nnv,
+        vocab_preset=vocab_name,
+        vocab_size=sizes[vocab_name],
+        model_vocab=nv,
+        model_tokens=tokens,
+        batch_size=int(sweep["batch_size"]),
+        tokens_per_step=per_step,
+        max_steps=steps,
+        command=" ".join(args),
+    )
+    for key in ("vocab_eq10", "vocab_preset_eq10", "tokens_per_sequence"):
+        out.pop(key, None)
+    return out

@@ -8,6 +8,10 @@ A grid file (TOML)::
     tokenizer_steps = 300           # one tokenizer per vocabulary, trained first
     evals = 6                       # log-spaced validations per run (Lu against compute)
 
+    [train]                         # optional: more training options of the generator runs
+    warmup_steps = 10
+    lr = 1e-3
+
     [[models]]
     name = "xs"
     dim = 32
@@ -57,6 +61,16 @@ class Grid:
     tokenizer_steps: int = 300
     evals: int = 6
     seed: int = 0
+    train: tuple[tuple[str, Any], ...] = ()  # extra [train] options of the generator runs
+
+    def to_dict(self) -> dict[str, Any]:
+        """The grid as JSON-ready data (``OUT/sweep.json`` holds it with the sweep's facts)."""
+        return {
+            "data": str(self.data.resolve()), "budgets": list(self.budgets),
+            "models": [dict(m) for m in self.models], "vocabs": [list(v) for v in self.vocabs],
+            "batch_size": self.batch_size, "tokenizer_steps": self.tokenizer_steps,
+            "evals": self.evals, "seed": self.seed, "train": dict(self.train),
+        }  # fmt: skip
 
     @classmethod
     def load(cls, path: Path) -> Grid:
@@ -72,6 +86,7 @@ class Grid:
                 tokenizer_steps=int(raw.get("tokenizer_steps", 300)),
                 evals=int(raw.get("evals", 6)),
                 seed=int(raw.get("seed", 0)),
+                train=tuple(sorted(dict(raw.get("train", {})).items())),
             )  # fmt: skip
         except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as exc:
             raise MotionkitError(
@@ -257,8 +272,12 @@ def run_sweep(grid: Grid, out: Path, launcher: Launcher | None = None) -> list[d
             tokenizers.append(Job("tokenizer", data, args, str(tok_dir), grid.tokenizer_steps))
         launcher.run(tokenizers, out, advance)
         jobs, meta = [], []
+        plan = grid.to_dict()
+        plan["tokenizers"], plan["tokens_per_step"] = {}, {}
         for levels, tok in zip(grid.vocabs, tokenizers, strict=True):
             tokens_per_step = grid.batch_size * _mean_sequence(Path(tok.run_dir), grid.data)
+            plan["tokenizers"][_levels_name(levels)] = tok.run_dir
+            plan["tokens_per_step"][_levels_name(levels)] = tokens_per_step
             size = math.prod(levels)
             for model in grid.models:
                 shape = {k: int(model[k]) for k in ("dim", "layers", "heads")}
@@ -271,9 +290,13 @@ def run_sweep(grid: Grid, out: Path, launcher: Launcher | None = None) -> list[d
                     args += ["--tokenizer", tok.run_dir, "--max-steps", str(steps)]
                     args += ["--eval-every", str(steps), "--log-evals", str(grid.evals)]
                     args += ["--batch-size", str(grid.batch_size), "--seed", str(grid.seed)]
+                    args += [f"--{k.replace('_', '-')}={v}" for k, v in grid.train]
                     run_dir = (out / "runs" / name).resolve()
                     jobs.append(Job("generator", data, tuple(args), str(run_dir), steps))
                     meta.append((run_dir, name, model["name"], levels, size, budget, steps))
+        from motionkit.io import atomic_write_text
+
+        atomic_write_text(out / "sweep.json", json.dumps(plan, indent=2) + "\n")
         if launcher.kind == "local":  # results appear as each run finishes
             rows: list[dict[str, Any]] = []
             for job, info in zip(jobs, meta, strict=True):
