@@ -166,7 +166,8 @@ def main() -> None:
         checks.append({
             "model": model["name"], "predicted_shape": index == chosen,
             "steps": alt["max_steps"], "flops": val["paper_flops"], "lu": val["lu"],
-            "predicted_lu": predicted, "relative_error": abs(val["lu"] - predicted) / abs(predicted),
+            "predicted_lu": predicted,
+            "relative_error": abs(val["lu"] - predicted) / abs(predicted),
             "seconds": time.perf_counter() - t0,
         })  # fmt: skip
 
@@ -222,7 +223,7 @@ def markdown(record: dict, fit) -> str:
         *(
             f"| {r['run']} | {r['steps']} | {r['paper_flops']:.3g} | {r['lu']:.3f} |"
             for r in record["sweep"]
-        ),  # fmt: skip
+        ),
         "",
         f"Envelope: {record['envelope_points']} points from {record['envelope_range'][0]:.3g} to "
         f"{record['envelope_range'][1]:.3g} FLOPs; won in turn by "
@@ -248,7 +249,7 @@ def markdown(record: dict, fit) -> str:
             f"{c['lu']:.3f} | {c['predicted_lu']:.3f} | {100 * c['relative_error']:.1f}% | "
             f"{c['seconds']:.0f} s |"
             for c in record["checks"]
-        ),  # fmt: skip
+        ),
         "",
         "![fit](scaling_validation_fit.png)",
         "",
