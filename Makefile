@@ -16,7 +16,7 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml constraints.txt plugins/motionkit-lfq/pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,text,eval,slurm]" -e plugins/motionkit-lfq
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[dev,text,eval,slurm,tensorboard]" -e plugins/motionkit-lfq
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -75,3 +75,15 @@ def did_you_mean(name: str, candidates: list[str]) -> str:
     """``"; did you mean 'x'?"`` for close matches of ``name``, else an empty string."""
     close = close_matches(name, candidates)
     return f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+class TrainingInterrupted(MotionkitError):
+    """Training stopped on SIGINT/SIGTERM after saving a checkpoint (resume with --resume)."""
+
+    exit_code = 130
+
+    def __init__(self, message: str, step: int, signal_name: str) -> None:
+        super().__init__(message)
+        self.step = step
+        self.signal_name = signal_name
+        self.exit_code = 130 if signal_name == "SIGINT" else 143

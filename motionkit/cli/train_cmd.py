@@ -20,7 +20,7 @@ from motionkit.config.run import (
     resolve_run_config,
     stages,
 )
-from motionkit.errors import MotionkitError
+from motionkit.errors import MotionkitError, TrainingInterrupted
 
 
 @click.command(
@@ -124,21 +124,55 @@ def train(
             path = prepare_run_dir(out, config)
             console.err.print(f"saved {path}")
         return
+    from motionkit.train import distributed
+    from motionkit.train.checkpoint import checkpoint_step
+
+    here = distributed.setup(config["train"].device)
+    if out is None and here.distributed:
+        raise MotionkitError("a distributed run needs --out (every process must use one folder)")
     run_dir = out or Path("runs") / f"{config.stage}-{time.strftime('%Y%m%d-%H%M%S')}"
-    if resume:
-        config.save(run_dir)  # a raised --max-steps is part of the run from now on
-    else:
+    if not resume:
         started = ("model.safetensors", "metrics.jsonl", "tokenizer", "generator")
         if any((run_dir / name).exists() for name in started):
             raise MotionkitError(
                 f"{run_dir} already holds a training run; pass --resume to continue it or "
                 "choose a new --out (nothing was changed)"
             )
-        prepare_run_dir(run_dir, config)
-    console.err.print(f"run directory: {run_dir}")
+    distributed.barrier()  # every rank checked before rank 0 writes
+    saved_config = (run_dir / CONFIG_FILENAME).read_bytes() if resume else None
+    if here.main:
+        if resume:
+            config.save(run_dir)  # a raised --max-steps is part of the run from now on
+        else:
+            prepare_run_dir(run_dir, config)
+        console.err.print(f"run directory: {run_dir}")
+    distributed.barrier()
     trainer = stages()[config.stage].trainer()
-    metrics = trainer(config, run_dir, resume=resume)
-    if metrics:
+    from_checkpoint = resume
+    if resume and config.stage != "pipeline" and checkpoint_step(run_dir) is None:
+        # killed before its first checkpoint: nothing to continue, so it starts again in place
+        from_checkpoint = False
+        distributed.barrier()
+        if here.main:
+            (run_dir / "metrics.jsonl").unlink(missing_ok=True)
+            console.err.print("no checkpoint yet: training starts again from step 0")
+        distributed.barrier()
+    try:
+        metrics = trainer(config, run_dir, resume=from_checkpoint)
+    except TrainingInterrupted as exc:
+        raise TrainingInterrupted(
+            f"stopped by {exc.signal_name} after step {exc.step}; the checkpoint is saved: "
+            f"continue with  motionkit train --out {run_dir} --resume",
+            exc.step,
+            exc.signal_name,
+        ) from None
+    except MotionkitError:
+        if saved_config is not None and here.main:  # a refused resume leaves the run as it was
+            from motionkit.io import atomic_write_bytes
+
+            atomic_write_bytes(run_dir / CONFIG_FILENAME, saved_config)
+        raise
+    if metrics and here.main:
         console.out.print_json(data={"run": str(run_dir), **metrics})
 
 

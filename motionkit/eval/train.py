@@ -69,11 +69,12 @@ class EvaluatorTask(SeededSampling):
 
     label = "training evaluator"
     unit = "clips"
+    best_metric = ("top3", "max")
+    distributable = False  # InfoNCE couples every pair of the batch
 
     def __init__(self, config: RunConfig, run_dir: Path, *, resume: bool) -> None:
         self.train_cfg = config["train"]
         self.cfg = cfg = config["evaluator"]
-        torch.manual_seed(self.train_cfg.seed)
         self.device = pick_device(self.train_cfg.device)
         data_cfg = config["dataset"]
         self.train_clips = captioned_clips(data_cfg, data_cfg.split, mirrors=True)
@@ -93,6 +94,7 @@ class EvaluatorTask(SeededSampling):
             mean, std = feature_stats([c.features for c in self.train_clips])
             save_stats(run_dir, mean, std)
         captions = sorted({c.text for clip in self.train_clips for c in clip.captions})
+        torch.manual_seed(self.train_cfg.seed)  # right before the models are built
         text_encoder = config["text_encoder"].build(captions=captions, run_dir=run_dir)
         width = int(mean.shape[0]) - (CONTACT_DIMS if cfg.drop_contacts else 0)
         self.model = RetrievalModel(text_encoder, width, cfg).to(self.device)

@@ -38,6 +38,7 @@ from motionkit.generator.model import (
 )
 from motionkit.io import atomic_write_text
 from motionkit.tokenizer.export import log_unigram, tokens_for, unigram_table
+from motionkit.train import distributed
 from motionkit.train.checkpoint import checkpoint_step
 from motionkit.train.loop import fit, pick_device
 from motionkit.train.task import SeededSampling
@@ -117,13 +118,13 @@ class GeneratorTask(SeededSampling):
 
     label = "training generator"
     unit = "tokens"
+    best_metric = ("lu", "min")
 
     def __init__(self, config: RunConfig, run_dir: Path, *, resume: bool) -> None:
         from motionkit.tokenizer.run import load_tokenizer
 
         self.train_cfg = config["train"]
         self.gen_cfg = gen_cfg = config["generator"]
-        torch.manual_seed(self.train_cfg.seed)
         self.device = pick_device(self.train_cfg.device)
         data_cfg = config["dataset"]
         tokenizer_dir = resolve_tokenizer(run_dir, gen_cfg.tokenizer)
@@ -154,6 +155,9 @@ class GeneratorTask(SeededSampling):
         save_vocab(run_dir, self.vocab, tokenizer_dir, vae.frames_per_token)
         self.log_q = torch.from_numpy(log_unigram(table)).float().to(self.device)
         captions = sorted({c for p in self.train_pairs for c in p.captions})
+        # seeded right before the model is built: loading or exporting the tokenizer above
+        # draws from torch's generator only when its tokens are not cached yet
+        torch.manual_seed(self.train_cfg.seed)
         self.model = build_generator(config, self.vocab, run_dir, captions).to(self.device)
         self.rng = np.random.default_rng(self.train_cfg.seed)
         # compute accounting, logged with every validation (REFERENCE.md §3)
@@ -187,6 +191,12 @@ class GeneratorTask(SeededSampling):
             mask = torch.from_numpy(noise).to(self.device) & (inputs != self.vocab.pad)
             inputs = torch.where(mask, torch.from_numpy(codes).to(self.device), inputs)
         return {"inputs": inputs, "targets": targets, "captions": captions}
+
+    def units(self, batch: dict[str, Any]) -> int:
+        """Positions the loss averages over (weights the ranks of a distributed step)."""
+        targets = batch["targets"]
+        positions = targets[..., 0] if targets.dim() == 3 else targets
+        return int(positions.ne(IGNORE).sum())
 
     def count(self, batch: dict[str, Any]) -> int:
         targets = batch["targets"]
@@ -268,7 +278,8 @@ def _json(data: Any) -> str:
 
 def train_generator(config: RunConfig, run_dir: Path, *, resume: bool = False) -> dict[str, float]:
     """Train (or resume) the generator of ``config`` into ``run_dir``; returns final val metrics."""
-    task = GeneratorTask(config, run_dir, resume=resume)
+    with distributed.main_first():  # rank 0 exports tokens and writes the vocabulary first
+        task = GeneratorTask(config, run_dir, resume=resume)
     return fit(task, config["train"], run_dir, resume=resume)
 
 
@@ -287,12 +298,18 @@ def _run_stage(config: RunConfig, run_dir: Path, resume: bool, trainer: Any) -> 
     started = step is not None
     if resume and started and step >= config["train"].max_steps:
         return {}
+    here = distributed.world()
     if resume and started:
-        config.save(run_dir)
+        if here.main:
+            config.save(run_dir)
+        distributed.barrier()
         return trainer(config, run_dir, resume=True)
-    if (run_dir / "metrics.jsonl").exists():  # killed before its first checkpoint: start over
-        (run_dir / "metrics.jsonl").unlink()
-    prepare_run_dir(run_dir, config)
+    distributed.barrier()  # every rank has seen the folder as it was
+    if here.main:
+        if (run_dir / "metrics.jsonl").exists():  # killed before its first checkpoint: restart
+            (run_dir / "metrics.jsonl").unlink()
+        prepare_run_dir(run_dir, config)
+    distributed.barrier()
     return trainer(config, run_dir, resume=False)
 
 

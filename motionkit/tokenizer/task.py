@@ -26,6 +26,7 @@ from motionkit.motion.skeleton import skeleton_for_feature_dim
 from motionkit.tokenizer import run as run_files
 from motionkit.tokenizer.evaluate import evaluate, normalised_clips
 from motionkit.tokenizer.vae import reconstruction_loss
+from motionkit.train import distributed
 from motionkit.train.loop import fit, pick_device
 
 #: validation clips used at most (whole clips, one at a time)
@@ -76,11 +77,11 @@ class TokenizerTask:
 
     label = "training tokenizer"
     unit = "frames"
+    best_metric = ("mpjpe_mm", "min")
 
     def __init__(self, config: RunConfig, run_dir: Path, *, resume: bool) -> None:
         self.train_cfg = train_cfg = config["train"]
         self.model_cfg = config["model"]
-        torch.manual_seed(train_cfg.seed)
         self.device = pick_device(train_cfg.device)
         data_cfg = config["dataset"]
         train_set = data_cfg.build()
@@ -96,6 +97,7 @@ class TokenizerTask:
             mean, std = feature_stats([c.features for c in train_set.clips])
         run_files.save_stats(run_dir, mean, std)
         self.mean, self.std = mean, std
+        torch.manual_seed(train_cfg.seed)  # right before the model: nothing above draws from it
         self.model = run_files.build_vae(config, train_set.feature_dim).to(self.device)
         window = train_cfg.window - train_cfg.window % self.model.frames_per_token
         self.sampler = WindowSampler(
@@ -143,5 +145,6 @@ class TokenizerTask:
 
 def train_tokenizer(config: RunConfig, run_dir: Path, *, resume: bool = False) -> dict[str, float]:
     """Train (or resume) the tokenizer of ``config`` into ``run_dir``; returns final val metrics."""
-    task = TokenizerTask(config, run_dir, resume=resume)
+    with distributed.main_first():  # rank 0 writes the feature statistics first
+        task = TokenizerTask(config, run_dir, resume=resume)
     return fit(task, config["train"], run_dir, resume=resume)

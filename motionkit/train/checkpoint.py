@@ -2,20 +2,28 @@
 
 ```
 RUN/
-  model.safetensors       the trained module's weights (what loading a model reads)
-  checkpoint.safetensors  the resume point: weights, optimiser tensors, RNG states, and in its
-                          header the step, optimiser groups and the data sampler's state
+  model.safetensors       the trained module's weights (what loading a model reads; the EMA
+                          weights when --ema is on)
+  checkpoint.safetensors  the resume point: weights, optimiser tensors, EMA weights, RNG states,
+                          and in its JSON header the step, optimiser groups, the data sampler's
+                          state and the best validation so far
+  checkpoints/
+    step-00001000.safetensors   the last --keep-last resume points (hard links, no extra space)
+    best.safetensors            the resume point of the best validation (and model-best.safetensors
+                                beside model.safetensors: its weights)
   metrics.jsonl           one JSON object per logged step or validation
 ```
 
 The resume point is one file written atomically (temporary file, fsync, rename), so a run killed
 at any moment keeps a complete, consistent previous checkpoint: weights, optimiser and sampler
-state of one and the same step. Loading never unpickles: tensors are safetensors, the rest JSON.
+state of one and the same step. Loading never unpickles: tensors are safetensors, the rest JSON
+(the safetensors header, readable with any safetensors reader).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +37,9 @@ from motionkit.io import atomic_write_bytes, atomic_write_text
 MODEL_FILE = "model.safetensors"
 CHECKPOINT_FILE = "checkpoint.safetensors"
 METRICS_FILE = "metrics.jsonl"
+ARCHIVE_DIR = "checkpoints"
+BEST_FILE = "best.safetensors"
+BEST_MODEL_FILE = "model-best.safetensors"
 
 __all__ = [
     "CHECKPOINT_FILE",
@@ -39,6 +50,7 @@ __all__ = [
     "checkpoint_step",
     "load_checkpoint",
     "load_weights",
+    "mark_best",
     "save_checkpoint",
     "save_weights",
     "truncate_metrics",
@@ -72,7 +84,8 @@ def load_weights(path: Path, module: torch.nn.Module, *, what: str = "weights") 
 
 
 class Checkpoint(dict):
-    """What ``load_checkpoint`` restores besides the tensors: ``step`` and ``sampler`` state."""
+    """What ``load_checkpoint`` restores besides the tensors: ``step``, ``sampler`` state,
+    ``ema`` (the averaged weights, or None) and ``meta`` (e.g. the best validation so far)."""
 
 
 def save_checkpoint(
@@ -81,9 +94,16 @@ def save_checkpoint(
     optimizer: torch.optim.Optimizer,
     step: int,
     sampler_state: dict[str, Any] | None = None,
+    *,
+    ema: dict[str, torch.Tensor] | None = None,
+    meta: dict[str, Any] | None = None,
+    keep_last: int = 0,
 ) -> None:
-    """Write the resume point of ``step`` (one atomic file), then the model weights."""
+    """Write the resume point of ``step`` (one atomic file), then the model weights (``ema``'s
+    when given); keep hard links to the last ``keep_last`` resume points in RUN/checkpoints."""
     tensors = {f"model.{k}": v for k, v in _state_tensors(model).items()}
+    for name, value in (ema or {}).items():
+        tensors[f"ema.{name}"] = value.detach().cpu().contiguous().clone()
     tensors["rng.torch"] = torch.get_rng_state()
     if torch.cuda.is_available():
         for index, state in enumerate(torch.cuda.get_rng_state_all()):
@@ -101,9 +121,37 @@ def save_checkpoint(
         "param_groups": json.dumps(state["param_groups"]),
         "scalars": json.dumps(scalars),
         "sampler": json.dumps(sampler_state or {}),
+        "meta": json.dumps(meta or {}),
     }
     atomic_write_bytes(run_dir / CHECKPOINT_FILE, save(tensors, metadata=metadata))
-    save_weights(run_dir / MODEL_FILE, model)
+    if ema:
+        atomic_write_bytes(run_dir / MODEL_FILE, save({k: v.cpu() for k, v in ema.items()}))
+    else:
+        save_weights(run_dir / MODEL_FILE, model)
+    if keep_last > 0:
+        archive = run_dir / ARCHIVE_DIR
+        _link(run_dir / CHECKPOINT_FILE, archive / f"step-{step:08d}.safetensors")
+        for old in sorted(archive.glob("step-*.safetensors"))[:-keep_last]:
+            old.unlink(missing_ok=True)
+
+
+def _link(source: Path, target: Path) -> None:
+    """Atomically make ``target`` the same file as ``source`` (a hard link, else a copy)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:  # a filesystem without hard links
+        atomic_write_bytes(target, source.read_bytes())
+        return
+    os.replace(tmp, target)
+
+
+def mark_best(run_dir: Path) -> None:
+    """Keep the current resume point and model weights as the best ones."""
+    _link(run_dir / CHECKPOINT_FILE, run_dir / ARCHIVE_DIR / BEST_FILE)
+    _link(run_dir / MODEL_FILE, run_dir / BEST_MODEL_FILE)
 
 
 def checkpoint_step(run_dir: Path) -> int | None:
@@ -150,6 +198,8 @@ def load_checkpoint(
         groups = json.loads(meta["param_groups"])
         optimizer.load_state_dict({"state": state, "param_groups": groups})
         step, sampler = int(meta["step"]), json.loads(meta["sampler"])
+        extra = json.loads(meta.get("meta", "{}"))
+        ema = {k[len("ema.") :]: v for k, v in tensors.items() if k.startswith("ema.")} or None
     except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as exc:
         raise MotionkitError(
             f"cannot resume from {path}: it is unreadable or belongs to another model "
@@ -159,7 +209,7 @@ def load_checkpoint(
     cuda = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
     if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(cuda)
-    return Checkpoint(step=step, sampler=sampler)
+    return Checkpoint(step=step, sampler=sampler, ema=ema, meta=extra)
 
 
 def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:

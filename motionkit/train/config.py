@@ -35,6 +35,21 @@ class TrainConfig:
     device: Literal["auto", "cpu", "cuda"] = option(
         "auto", help="where to train (auto: cuda when available)"
     )
+    precision: Literal["auto", "fp32", "bf16"] = option(
+        "auto", help="bf16: autocast on CUDA; auto: bf16 on CUDA, fp32 on CPU (bf16 is slow there)"
+    )
+    checkpoint_every: int = option(
+        0, help="save the resume point every this many steps (0: with every validation)"
+    )
+    keep_last: int = option(3, help="past resume points kept in RUN/checkpoints (0: none)")
+    ema: float = option(
+        0.0, help="EMA decay of the weights, e.g. 0.999 (0: off); validation and saved model use it"
+    )
+    compile: bool = option(False, help="torch.compile the model's forward")
+    deterministic: bool = option(
+        False, help="deterministic kernels only (CUDA; CPU training is deterministic already)"
+    )
+    tensorboard: bool = option(False, help="also log metrics to RUN/tensorboard")
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "tiny": {
@@ -55,9 +70,12 @@ class TrainConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ValueError(f"lr must be positive, got {self.lr}")
-        for name in ("weight_decay", "grad_clip", "warmup_steps", "log_evals"):
+        for name in ("weight_decay", "grad_clip", "warmup_steps", "log_evals", "checkpoint_every",
+                     "keep_last"):  # fmt: skip
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema must be in [0, 1), got {self.ema}")
         for name in ("beta1", "beta2", "min_lr_ratio"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be between 0 and 1, got {getattr(self, name)}")

@@ -27,6 +27,11 @@ class Task(Protocol):
     model: torch.nn.Module
     device: torch.device
 
+    # Optional: ``best_metric = ("lu", "min")`` names the validation metric whose best value
+    # keeps its checkpoint (RUN/checkpoints/best.safetensors); ``distributable = False`` refuses
+    # torchrun (a loss that couples the whole batch); ``units(batch)`` is how many units the
+    # loss averages over, weighting the ranks of a distributed step (default: equal shares).
+
     def next_batch(self) -> Any:
         """The next training batch, drawn from the task's own seeded sampler."""
         ...
