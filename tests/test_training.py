@@ -272,3 +272,30 @@ def test_two_processes_match_one_with_the_same_global_batch(corpus, tokenizer, t
     result = _torchrun(2, *tok_args(corpus), "--batch-size", "7", "--max-steps", "2",
                        "--out", str(tmp_path / "odd"))  # fmt: skip
     assert result.returncode != 0 and "divisible by 2" in result.stderr
+
+
+@pytest.mark.slow
+def test_fsdp_on_two_processes_matches_one_and_resumes_anywhere(corpus, tokenizer, tmp_path):
+    common = [*gen_args(corpus, tokenizer), "--batch-size", "8", "--max-steps", "4"]
+    one = tmp_path / "one"
+    invoke(*common, "--out", str(one))
+    sharded = tmp_path / "fsdp"
+    result = _torchrun(2, *common, "--fsdp", "--out", str(sharded))
+    assert result.returncode == 0, result.stderr[-3000:]
+    # the checkpoint holds whole tensors, named as without FSDP
+    assert_same(*_without_key_bias(weights(one), weights(sharded)), atol=1e-5)
+    for a, b in zip(val_lines(one), val_lines(sharded), strict=True):
+        assert a["ce"] == pytest.approx(b["ce"], abs=1e-4)
+    # a sharded run resumes sharded, and on one process without FSDP
+    copy = tmp_path / "fsdp-copy"
+    import shutil
+
+    shutil.copytree(sharded, copy)
+    result = _torchrun(2, "train", "--out", str(sharded), "--resume", "--max-steps", "6")
+    assert result.returncode == 0, result.stderr[-3000:]
+    invoke("train", "--out", str(copy), "--resume", "--max-steps", "6", "--fsdp", "false")
+    invoke("train", "--out", str(one), "--resume", "--max-steps", "6")
+    assert_same(*_without_key_bias(weights(one), weights(sharded)), atol=1e-5)
+    assert_same(*_without_key_bias(weights(one), weights(copy)), atol=1e-5)
+    out = invoke(*common, "--fsdp", "--out", str(tmp_path / "alone"), code=1)
+    assert "torchrun" in out and "Traceback" not in out

@@ -58,8 +58,12 @@ class TextToMotion(TextEncoderHolder):
         """Text features of ``captions`` on the module's device."""
         return self.text_features(captions, self.device)
 
-    def forward(self, tokens: torch.Tensor, text: TextFeatures) -> torch.Tensor:
-        """Logits ``(B, T + 1, [Q,] V + 1)`` for tokens ``(B, T[, Q])`` (see ``Backbone``)."""
+    def forward(self, tokens: torch.Tensor, text: TextFeatures | list[str]) -> torch.Tensor:
+        """Logits ``(B, T + 1, [Q,] V + 1)`` for tokens ``(B, T[, Q])`` (see ``Backbone``), given
+        text features or the captions themselves (encoded inside the forward, which is what a
+        sharded model needs: FSDP gathers the weights of the root module in its forward)."""
+        if isinstance(text, list):
+            text = self.encode_text(text)
         return self.backbone(tokens, text)
 
 

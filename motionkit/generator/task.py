@@ -206,8 +206,7 @@ class GeneratorTask(SeededSampling):
         return tokens
 
     def loss(self, batch: dict[str, Any]) -> tuple[torch.Tensor, dict[str, float]]:
-        text = self.model.encode_text(batch["captions"])
-        logits = self.model(batch["inputs"], text)
+        logits = self.model(batch["inputs"], batch["captions"])
         targets = batch["targets"]
         flat = logits.reshape(-1, logits.shape[-1])
         loss = F.cross_entropy(
@@ -257,8 +256,8 @@ def evaluate_pairs(
         for start in range(0, len(pairs), batch_size):
             chunk = pairs[start : start + batch_size]
             inputs, targets = collate([p.tokens for p in chunk], vocab, device)
-            text = model.encode_text([p.captions[0] for p in chunk])
-            parts = token_losses(model(inputs, text), targets, log_q)
+            captions = [p.captions[0] for p in chunk]
+            parts = token_losses(model(inputs, captions), targets, log_q)
             for key, value in parts.items():
                 totals[key] = totals.get(key, 0.0) + float(value)
     if not totals:

@@ -98,17 +98,24 @@ def save_checkpoint(
     ema: dict[str, torch.Tensor] | None = None,
     meta: dict[str, Any] | None = None,
     keep_last: int = 0,
+    states: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None,
 ) -> None:
     """Write the resume point of ``step`` (one atomic file), then the model weights (``ema``'s
-    when given); keep hard links to the last ``keep_last`` resume points in RUN/checkpoints."""
-    tensors = {f"model.{k}": v for k, v in _state_tensors(model).items()}
+    when given); keep hard links to the last ``keep_last`` resume points in RUN/checkpoints.
+    ``states`` (model and optimiser state dicts) replaces reading them from ``model`` and
+    ``optimizer`` (a sharded model gathers them first)."""
+    if states is not None:
+        weights = {k: v.detach().cpu().contiguous().clone() for k, v in states[0].items()}
+        state = states[1]
+    else:
+        weights, state = _state_tensors(model), optimizer.state_dict()
+    tensors = {f"model.{k}": v for k, v in weights.items()}
     for name, value in (ema or {}).items():
         tensors[f"ema.{name}"] = value.detach().cpu().contiguous().clone()
     tensors["rng.torch"] = torch.get_rng_state()
     if torch.cuda.is_available():
         for index, state in enumerate(torch.cuda.get_rng_state_all()):
             tensors[f"rng.cuda.{index}"] = state
-    state = optimizer.state_dict()
     scalars: dict[str, Any] = {}
     for index, values in state["state"].items():
         for name, value in values.items():
@@ -124,10 +131,10 @@ def save_checkpoint(
         "meta": json.dumps(meta or {}),
     }
     atomic_write_bytes(run_dir / CHECKPOINT_FILE, save(tensors, metadata=metadata))
-    if ema:
-        atomic_write_bytes(run_dir / MODEL_FILE, save({k: v.cpu() for k, v in ema.items()}))
-    else:
-        save_weights(run_dir / MODEL_FILE, model)
+    final = ema if ema else weights
+    atomic_write_bytes(
+        run_dir / MODEL_FILE, save({k: v.cpu().contiguous() for k, v in final.items()})
+    )
     if keep_last > 0:
         archive = run_dir / ARCHIVE_DIR
         _link(run_dir / CHECKPOINT_FILE, archive / f"step-{step:08d}.safetensors")
@@ -174,9 +181,12 @@ def checkpoint_step(run_dir: Path) -> int | None:
 
 
 def load_checkpoint(
-    run_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer
+    run_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | None
 ) -> Checkpoint:
-    """Restore what ``save_checkpoint`` wrote; returns ``{"step": ..., "sampler": ...}``."""
+    """Restore what ``save_checkpoint`` wrote; returns ``{"step": ..., "sampler": ...}``.
+
+    With ``optimizer=None`` the optimiser state is not loaded but returned as ``"optimizer"``
+    (for an optimiser built later, over a sharded model)."""
     path = run_dir / CHECKPOINT_FILE
     if not path.is_file():
         raise MotionkitError(
@@ -196,7 +206,9 @@ def load_checkpoint(
             index, _, name = key.partition(".")
             state.setdefault(int(index), {})[name] = value
         groups = json.loads(meta["param_groups"])
-        optimizer.load_state_dict({"state": state, "param_groups": groups})
+        optim_state = {"state": state, "param_groups": groups}
+        if optimizer is not None:
+            optimizer.load_state_dict(optim_state)
         step, sampler = int(meta["step"]), json.loads(meta["sampler"])
         extra = json.loads(meta.get("meta", "{}"))
         ema = {k[len("ema.") :]: v for k, v in tensors.items() if k.startswith("ema.")} or None
@@ -209,7 +221,7 @@ def load_checkpoint(
     cuda = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
     if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(cuda)
-    return Checkpoint(step=step, sampler=sampler, ema=ema, meta=extra)
+    return Checkpoint(step=step, sampler=sampler, ema=ema, meta=extra, optimizer=optim_state)
 
 
 def append_metrics(run_dir: Path, record: dict[str, Any]) -> None:

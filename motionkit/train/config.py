@@ -46,6 +46,9 @@ class TrainConfig:
         0.0, help="EMA decay of the weights, e.g. 0.999 (0: off); validation and saved model use it"
     )
     compile: bool = option(False, help="torch.compile the model's forward")
+    fsdp: bool = option(
+        False, help="shard weights, gradients and optimiser state over torchrun's processes (FSDP2)"
+    )
     deterministic: bool = option(
         False, help="deterministic kernels only (CUDA; CPU training is deterministic already)"
     )

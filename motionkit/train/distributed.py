@@ -144,3 +144,78 @@ def shard(batch: Any, rank: int, size: int) -> Any:
     if isinstance(batch, tuple):
         return tuple(shard(v, rank, size) for v in batch)
     return batch
+
+
+# --------------------------------------------------------------------------- FSDP (--fsdp)
+
+
+def fully_shard_model(model: torch.nn.Module) -> None:
+    """Shard ``model`` over the ranks with FSDP2 (``torch.distributed.fsdp.fully_shard``).
+
+    Each attention and feed-forward block is its own unit (gathered just before its forward and
+    freed after it), so is a trainable text encoder (the generator calls it outside its own
+    forward), and the root holds the rest. Units are applied bottom-up, as FSDP2 requires.
+    """
+    from torch.distributed.fsdp import fully_shard
+
+    def trainable(module: torch.nn.Module) -> bool:
+        return any(p.requires_grad for p in module.parameters())
+
+    text_encoder = getattr(model, "text_encoder", None)
+    for module in reversed(list(model.modules())):
+        if module is model or not trainable(module):
+            continue
+        kind = type(module).__name__
+        if module is text_encoder or "Attention" in kind or "FeedForward" in kind:
+            fully_shard(module)
+    fully_shard(model)
+
+
+def _fsdp_options() -> Any:
+    from torch.distributed.checkpoint.state_dict import StateDictOptions
+
+    return StateDictOptions(full_state_dict=True, cpu_offload=True)
+
+
+def _trainable_names(model: torch.nn.Module) -> list[str]:
+    return [name for name, p in model.named_parameters() if p.requires_grad]
+
+
+def full_states(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Whole (unsharded, on the CPU) model and optimiser states of an FSDP model, the latter in
+    ``optimizer.state_dict()``'s layout (parameters numbered in order), so that the checkpoint
+    is the same whether it was written with or without FSDP. A collective: every rank calls it."""
+    from torch.distributed.checkpoint.state_dict import (
+        get_model_state_dict,
+        get_optimizer_state_dict,
+    )
+
+    weights = get_model_state_dict(model, options=_fsdp_options())
+    named = get_optimizer_state_dict(model, optimizer, options=_fsdp_options())
+    if "state" not in named:  # ranks other than 0 receive nothing with cpu_offload
+        return weights, {}
+    index = {name: i for i, name in enumerate(_trainable_names(model))}
+    state = {index[name]: values for name, values in named["state"].items()}
+    groups = [{**g, "params": [index[n] for n in g["params"]]} for g in named["param_groups"]]
+    return weights, {"state": state, "param_groups": groups}
+
+
+def load_full_optimizer_state(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any]
+) -> None:
+    """Load a checkpoint's optimiser state (numbered layout) into the optimiser of a sharded
+    model; every rank reads the whole state and keeps its shard."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+
+    names = _trainable_names(model)
+    named = {
+        "state": {names[int(i)]: values for i, values in state["state"].items()},
+        "param_groups": [
+            {**g, "params": [names[int(i)] for i in g["params"]]} for g in state["param_groups"]
+        ],
+    }
+    set_optimizer_state_dict(
+        model, optimizer, named, options=StateDictOptions(full_state_dict=True)
+    )

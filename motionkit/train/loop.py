@@ -12,7 +12,8 @@ continues where it stopped and the result is bit-identical to an uninterrupted r
 SIGINT and SIGTERM finish the current step, save the resume point and raise
 ``TrainingInterrupted`` (the command line prints how to resume). Under ``torchrun`` the loop
 trains data-parallel (``train.distributed``): DistributedDataParallel over the task's loss,
-every rank drawing the same global batch and keeping its slice.
+every rank drawing the same global batch and keeping its slice; with ``--fsdp`` the model is
+sharded instead (FSDP2), and checkpoints gather the whole weights so they resume anywhere.
 """
 
 from __future__ import annotations
@@ -164,7 +165,7 @@ def _quiet_progress(label: str, total: int) -> Any:
 
 def fit(task: Task, cfg: TrainConfig, run_dir: Path, *, resume: bool = False) -> dict[str, float]:
     """Train ``task`` up to ``cfg.max_steps`` into ``run_dir``; returns the last validation
-    (on rank 0; other ranks of a distributed run return ``{}``)."""
+    (on rank 0; other ranks of a distributed run may return ``{}``)."""
     here = distributed.world()
     model = task.model
     device = task.device
@@ -176,6 +177,21 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, *, resume: bool = False) ->
     if cfg.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     autocast = _precision(cfg, device)
+    fsdp = cfg.fsdp
+    if fsdp and not here.distributed:
+        raise MotionkitError(
+            "--fsdp shards the model over several processes: start the run with "
+            "torchrun --nproc-per-node N -m motionkit train ... (N >= 2)"
+        )
+    if fsdp and cfg.ema > 0:
+        raise MotionkitError("--ema is not supported with --fsdp yet; train with one of them")
+    step = 0
+    checkpoint = None
+    if resume:  # weights first, into the whole model (it is sharded below)
+        checkpoint = load_checkpoint(run_dir, model, None)
+        step = checkpoint["step"]
+    if fsdp:
+        distributed.fully_shard_model(model)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(
         params, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), weight_decay=cfg.weight_decay
@@ -183,11 +199,14 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, *, resume: bool = False) ->
     ema = EMA(model, cfg.ema) if cfg.ema > 0 else None
     best_key, best_mode = getattr(task, "best_metric", (None, "min"))
     best: dict[str, Any] = {}
-    step = 0
     metrics: dict[str, float] = {}
-    if resume:
-        checkpoint = load_checkpoint(run_dir, model, optimizer)
-        step = checkpoint["step"]
+    # validation runs on rank 0 alone, except under FSDP where every rank holds a shard
+    validates = here.main or fsdp
+    if checkpoint is not None:
+        if fsdp:
+            distributed.load_full_optimizer_state(model, optimizer, checkpoint["optimizer"])
+        else:
+            optimizer.load_state_dict(checkpoint["optimizer"])
         task.load_sampler_state(checkpoint["sampler"])
         best = dict(checkpoint["meta"].get("best", {}))
         if ema is not None:
@@ -202,14 +221,15 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, *, resume: bool = False) ->
         task.before_training()
         if ema is not None:
             ema = EMA(model, cfg.ema)  # start from the weights after any data initialisation
-        if here.main:
+        if validates:
             metrics = _validate(task, ema)
+        if here.main:
             append_metrics(run_dir, {"step": 0, "split": "val", **metrics})
         distributed.barrier()
     if cfg.compile:
         model.compile()
     loss_module: Any = _TaskLoss(task)
-    if here.distributed:
+    if here.distributed and not fsdp:
         ids = [device.index] if device.type == "cuda" else None
         loss_module = torch.nn.parallel.DistributedDataParallel(loss_module, device_ids=ids)
     writer = _tensorboard(run_dir) if cfg.tensorboard and here.main else None
@@ -223,10 +243,12 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, *, resume: bool = False) ->
             writer.flush()
 
     def checkpoint(at: int) -> None:
+        states = distributed.full_states(model, optimizer) if fsdp else None
         if here.main:
             save_checkpoint(
                 run_dir, model, optimizer, at, task.sampler_state(),
                 ema=ema.shadow if ema else None, meta={"best": best}, keep_last=cfg.keep_last,
+                states=states,
             )  # fmt: skip
         distributed.barrier()
 
@@ -262,8 +284,9 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, *, resume: bool = False) ->
                 for key, value in logged.items():
                     parts[key] = parts.get(key, 0.0) + value / cfg.grad_accum
             if cfg.grad_clip > 0:
-                grad_norm = float(torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip))
-                parts["grad_norm"] = grad_norm
+                norm = torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+                full = getattr(norm, "full_tensor", None)  # a DTensor under FSDP
+                parts["grad_norm"] = float(full() if full else norm)
             optimizer.step()
             if ema is not None:
                 ema.update()
@@ -278,8 +301,9 @@ def fit(task: Task, cfg: TrainConfig, run_dir: Path, *, resume: bool = False) ->
             saved = False
             if step % cfg.eval_every == 0 or step == cfg.max_steps or step in extra_evals:
                 improved = False
-                if here.main:
+                if validates:
                     metrics = _validate(task, ema)
+                if here.main:
                     log({"step": step, "split": "val", **metrics})
                     improved = _improved(metrics, best, best_key, best_mode)
                     if improved:
