@@ -287,3 +287,25 @@ def test_predict_for_sweep_picks_the_sweep_shape_and_trains_to_the_budget():
     )
     assert f"--max-steps {out['max_steps']}" in cmd and "--warmup-steps 5" in cmd
     assert predict_for_sweep(fit, 1e15, sweep)["model"] == "l"  # beyond the grid: the largest
+
+
+def test_isoflop_minima_from_curves_recover_the_optimal_size_law():
+    """Curves from a Chinchilla-style loss L(N, D) = E + A N^-a + B D^-b, where the optimal size
+    grows as C^(b / (a + b)) (here 0.5): the parabola minima give that exponent between the
+    grid's sizes, where the envelope could only name a grid size."""
+    from motionkit.scaling.fit import TrainingCurve, fit_power_law, isoflop_from_curves
+
+    a = b = 0.34
+    sizes = np.logspace(4, 7, 13)  # paper-unit Nnv; Nv kept at 1% of it
+    curves = []
+    for n in sizes:
+        compute = np.logspace(8, 15, 50)
+        tokens = compute / (3 * 1.01 * n)
+        loss = 1.0 + 400 * n**-a + 400 * tokens**-b
+        curves.append(TrainingCurve(compute, loss, non_vocab=n, vocab=0.01 * n, model=f"{n:.0f}"))
+    points = isoflop_from_curves(curves, 10, min_flops=1e10, max_flops=1e13)  # N* 6e4..2e6
+    assert len(points) == 10 and len({p.model for p in points}) == 10  # one group per budget
+    law = fit_power_law([p.flops for p in points], [p.non_vocab for p in points])
+    assert law.exponent == pytest.approx(b / (a + b), abs=0.03)
+    with pytest.raises(ValueError, match="at least 3 runs"):
+        isoflop_from_curves(curves[:2])

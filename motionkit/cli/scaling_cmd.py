@@ -32,6 +32,14 @@ def scaling() -> None:
     "(warm-up, the first hundred tokens) are not compute-optimal.",
 )
 @click.option("--max-flops", type=float, help="Runs only: end the envelope at this compute.")
+@click.option(
+    "--method",
+    type=click.Choice(["envelope", "isoflop"]),
+    default="envelope",
+    show_default=True,
+    help="Runs only: compute-optimal points as the lower envelope of the curves, or as IsoFLOP "
+    "minima (a parabola in log N at 12 budgets every run reaches; sizes between the grid's).",
+)
 def fit(
     sources: tuple[Path, ...],
     out: Path,
@@ -39,6 +47,7 @@ def fit(
     seed: int,
     min_flops: float | None,
     max_flops: float | None,
+    method: str,
 ) -> None:
     """Fit Lu = a log10 C + b and the power laws of Nnv, Nv, D in C (and Nv in Nnv).
 
@@ -48,7 +57,7 @@ def fit(
     lower envelope. Intervals are bootstrapped over runs.
     """
     from motionkit.errors import MotionkitError
-    from motionkit.scaling.fit import compute_optimal_envelope
+    from motionkit.scaling.fit import compute_optimal_envelope, isoflop_from_curves
     from motionkit.scaling.sweep import read_curve
 
     csvs = [p for p in sources if p.is_file()]
@@ -58,9 +67,12 @@ def fit(
     if runs:
         curves = [read_curve(run) for run in runs]
         try:
-            rows = compute_optimal_envelope(
-                curves, n_grid=30, min_flops=min_flops, max_flops=max_flops
-            )
+            if method == "isoflop":
+                rows = isoflop_from_curves(curves, 12, min_flops=min_flops, max_flops=max_flops)
+            else:
+                rows = compute_optimal_envelope(
+                    curves, n_grid=30, min_flops=min_flops, max_flops=max_flops
+                )
         except ValueError as exc:
             raise MotionkitError(f"no envelope: {exc}; widen --min-flops/--max-flops") from None
         _fit_points(rows, out, n_boot, seed, curves)

@@ -336,7 +336,8 @@ def isoflop_minima(
     ``runs_at_budgets`` maps a budget ``C`` to its runs, each a mapping or object with ``loss``,
     ``non_vocab`` and ``vocab`` (and optionally ``model``, ``vocab_name``). With ``parabola`` and
     at least 3 distinct sizes at a budget, ``Lu`` is fitted as a parabola in ``log10 N``
-    (``N = Nnv + Nv``); when it opens upwards its minimum gives the point's loss and size (the
+    (``N = Nnv + Nv``) over the best size and up to two neighbours on each side; when it opens
+    upwards its minimum gives the point's loss and size (the
     best run's ``Nnv``/``Nv`` split scaled to that size), else the best run is kept.
     """
     points = []
@@ -351,6 +352,13 @@ def isoflop_minima(
         if parabola:
             log_n = np.log10([float(_get(r, "non_vocab")) + float(_get(r, "vocab")) for r in runs])
             if np.unique(log_n).size >= 3:
+                # a local parabola: the best size and its two neighbours on each side (a profile
+                # over decades of sizes is not a parabola far from its minimum)
+                order = np.argsort(log_n, kind="stable")
+                at = int(np.flatnonzero(order == int(np.argmin(losses)))[0])
+                near = order[max(0, at - 2) : at + 3]
+                if np.unique(log_n[near]).size >= 3:
+                    log_n, losses = log_n[near], losses[near]
                 a, b, c = np.polyfit(log_n, losses, 2)
                 if a > 0:
                     x_opt = float(np.clip(-b / (2 * a), log_n.min(), log_n.max()))
@@ -368,6 +376,46 @@ def isoflop_minima(
                 vocab_name=str(_get(best, "vocab_name", "") or ""),
             )
         )
+    return points
+
+
+def isoflop_from_curves(
+    curves: Iterable[TrainingCurve | Mapping[str, Any]],
+    n_budgets: int = 12,
+    min_flops: float | None = None,
+    max_flops: float | None = None,
+) -> list[OptimalPoint]:
+    """IsoFLOP minima read off training curves: at ``n_budgets`` log-spaced budgets inside the
+    range every curve covers, each run's Lu (interpolated in ``log10 C``) gives one IsoFLOP
+    profile, and ``isoflop_minima(parabola=True)`` its minimum in ``log10 N``.
+
+    Unlike the envelope, which can only name a run of the grid, the parabola places the optimal
+    size between the grid's shapes, so the size laws can be fitted even where one shape wins the
+    whole range. Each point is its own bootstrap group (named by its budget).
+    """
+    runs = [_as_curve(c) for c in curves]
+    runs = [r for r in runs if r.flops.size >= 2]
+    if len(runs) < 3:
+        raise ValueError("IsoFLOP profiles need at least 3 runs of different sizes")
+    low = max(float(r.flops[0]) for r in runs)
+    high = min(float(r.flops[-1]) for r in runs)
+    low = max(low, min_flops) if min_flops else low
+    high = min(high, max_flops) if max_flops else high
+    if high <= low:
+        raise ValueError("the runs share no compute range (each must reach every budget)")
+    points = []
+    for log_c in np.linspace(math.log10(low), math.log10(high), n_budgets):
+        profile = [
+            {
+                "loss": float(np.interp(log_c, np.log10(r.flops), r.loss)),
+                "non_vocab": r.non_vocab,
+                "vocab": r.vocab,
+                "vocab_name": r.vocab_name,
+            }
+            for r in runs
+        ]
+        (point,) = isoflop_minima({10.0**log_c: profile}, parabola=True)
+        points.append(dataclasses.replace(point, model=f"C={10.0**log_c:.3g}"))
     return points
 
 
