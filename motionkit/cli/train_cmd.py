@@ -6,8 +6,10 @@ components map onto their config fields (see ``motionkit.config.run``).
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -20,7 +22,8 @@ from motionkit.config.run import (
     resolve_run_config,
     stages,
 )
-from motionkit.errors import MotionkitError, TrainingInterrupted
+from motionkit.errors import ConfigError, MotionkitError, TrainingInterrupted
+from motionkit.io import check_output, first_missing_ancestor
 
 
 @click.command(
@@ -116,6 +119,9 @@ def train(
         args=args,
         preset=preset,
     )
+    _check_finite(config)
+    if out is not None:
+        check_output(out, folder=True)
     if config.stage == "generator":
         config = _with_absolute_tokenizer(config, out)
     if dry_run:
@@ -125,9 +131,19 @@ def train(
             console.err.print(f"saved {path}")
         return
     from motionkit.train import distributed
-    from motionkit.train.checkpoint import checkpoint_step
 
     here = distributed.setup(config["train"].device)
+    try:
+        _train_in(config, out, resume, here)
+    finally:
+        distributed.shutdown()
+
+
+def _train_in(config: RunConfig, out: Path | None, resume: bool, here: Any) -> None:
+    """Train ``config`` into ``out`` as this process of ``here`` (the world of processes)."""
+    from motionkit.train import distributed
+    from motionkit.train.checkpoint import checkpoint_step
+
     if out is None and here.distributed:
         raise MotionkitError("a distributed run needs --out (every process must use one folder)")
     run_dir = out or Path("runs") / f"{config.stage}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -140,11 +156,16 @@ def train(
             )
     distributed.barrier()  # every rank checked before rank 0 writes
     saved_config = (run_dir / CONFIG_FILENAME).read_bytes() if resume else None
+    created = first_missing_ancestor(run_dir)  # what a failed run removes again
+    existing = set(os.listdir(run_dir)) if created is None and run_dir.is_dir() else set()
     if here.main:
         if resume:
+            from motionkit.provenance import record_environment
+
             config.save(run_dir)  # a raised --max-steps is part of the run from now on
+            record_environment(run_dir)  # appended: the original record stays
         else:
-            prepare_run_dir(run_dir, config)
+            prepare_run_dir(run_dir, config, environment=True)
         console.err.print(f"run directory: {run_dir}")
     distributed.barrier()
     trainer = stages()[config.stage].trainer()
@@ -171,6 +192,8 @@ def train(
             from motionkit.io import atomic_write_bytes
 
             atomic_write_bytes(run_dir / CONFIG_FILENAME, saved_config)
+        elif here.main and not here.distributed:  # refused before any weights: leave no run
+            _discard_unstarted(run_dir, created, existing)
         raise
     if metrics and here.main:
         console.out.print_json(data={"run": str(run_dir), **metrics})
@@ -180,6 +203,7 @@ def _dataset_for_folder(root: Path) -> str:
     """``kit`` for a folder of 251-d features, else ``humanml3d``."""
     import numpy as np
 
+    from motionkit.data.layout import DatasetError
     from motionkit.motion.skeleton import KIT21
 
     first = next(iter(sorted((root / "new_joint_vecs").glob("*.npy"))), None)
@@ -187,8 +211,52 @@ def _dataset_for_folder(root: Path) -> str:
         raise MotionkitError(
             f"{root} has no new_joint_vecs/*.npy; is it a HumanML3D-layout folder?"
         )
-    width = np.load(first, mmap_mode="r", allow_pickle=False).shape[-1]
-    return "kit" if width == KIT21.feature_dim else "humanml3d"
+    try:
+        shape = np.load(first, mmap_mode="r", allow_pickle=False).shape
+    except (ValueError, OSError, EOFError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DatasetError(
+            f"{first} is not a readable .npy array ({reason}); replace it or remove the clip"
+        ) from None
+    if len(shape) != 2:
+        raise DatasetError(f"{first} has shape {shape}; features must be (frames, dims)")
+    return "kit" if shape[-1] == KIT21.feature_dim else "humanml3d"
+
+
+def _check_finite(config: RunConfig) -> None:
+    """Refuse NaN and infinite numbers in any option (``--lr nan`` would train nothing)."""
+    import dataclasses
+    import math
+
+    for name, section in config.sections.items():
+        if not dataclasses.is_dataclass(section):
+            continue
+        for field in dataclasses.fields(section):
+            value = getattr(section, field.name)
+            values = value if isinstance(value, (tuple, list)) else (value,)
+            if any(isinstance(v, float) and not math.isfinite(v) for v in values):
+                raise ConfigError(
+                    f"{name}.{field.name} is {value!r}; it must be a finite number "
+                    f"(--{name}.{field.name.replace('_', '-')} VALUE)"
+                )
+
+
+def _discard_unstarted(run_dir: Path, created: Path | None, existing: set[str]) -> None:
+    """Remove what a run that failed before writing any weights added: the folders it created,
+    else the files it added to a folder that was there."""
+    import shutil
+
+    if not run_dir.is_dir() or any(run_dir.rglob("*.safetensors")):
+        return  # weights were saved: the run can be resumed
+    if created is not None:
+        shutil.rmtree(created, ignore_errors=True)
+        return
+    for name in set(os.listdir(run_dir)) - existing:
+        path = run_dir / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _with_absolute_tokenizer(config: RunConfig, out: Path | None) -> RunConfig:

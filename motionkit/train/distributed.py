@@ -219,3 +219,9 @@ def load_full_optimizer_state(
     set_optimizer_state_dict(
         model, optimizer, named, options=StateDictOptions(full_state_dict=True)
     )
+
+
+def shutdown() -> None:
+    """Leave the process group (a process that exits while gloo's threads still run aborts)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.destroy_process_group()
