@@ -133,7 +133,7 @@ def train_job(stage: str, data: str, args: list[str], run_dir: str) -> str:
         return run_dir
     if step is None and (folder / "metrics.jsonl").exists():
         (folder / "metrics.jsonl").unlink()  # killed before its first checkpoint
-    prepare_run_dir(folder, config)
+    prepare_run_dir(folder, config, environment=True)
     get_stage(config.stage).trainer()(config, folder, resume=step is not None)
     return run_dir
 
