@@ -11,6 +11,10 @@ Suites:
   (L1, MPJPE, codebook usage, perplexity).
 * ``scaling``: a small IsoFLOP sweep (``SCALING_GRID``) on the synthetic corpus, the lower
   envelope of its Lu-vs-compute curves and the laws fitted to it (``motionkit.scaling``).
+* ``combinations``: FSQ / VQ / RVQ tokenizers (512 codes per level) x prefix-LM / decoder-only /
+  encoder-decoder generators (matched parameter counts) on the synthetic corpus or ``--data``:
+  one table of reconstruction, generation (R-precision, FID, MM-Dist, Diversity with CIs), Lu and
+  training and sampling speed; finished cells are kept, so it resumes.
 * ``speed``: sampling tokens/s of the demo generator's shape, batched with the KV cache against
   batch 1 with full recomputation, on the same weights in one process.
 
@@ -64,9 +68,18 @@ def environment() -> dict[str, Any]:
 
 
 def _stage(
-    stage: str, config_name: str, data: Path, out: Path, seed: int, extra: tuple[str, ...] = ()
+    stage: str,
+    config_name: str,
+    data: Path,
+    out: Path,
+    seed: int,
+    extra: tuple[str, ...] = (),
+    choices: dict[str, str] | None = None,
 ) -> None:
-    """Train ``config_name`` on ``data`` into ``out`` unless a finished run is there."""
+    """Train ``config_name`` on ``data`` into ``out`` unless a finished run is there.
+
+    ``choices`` picks components (``{"quantizer": "vq"}``); the config file's section of a
+    chosen component is then left out (its options belong to the file's component)."""
     from motionkit.config.run import (
         get_stage,
         load_config_file,
@@ -77,12 +90,15 @@ def _stage(
 
     sections = {s.name for s in get_stage(stage).sections}
     data_file = load_config_file(config_name)  # only the sections this stage has
-    kept = {k: v for k, v in data_file.items() if k in sections or k == "preset"}
+    chosen = {k: v for k, v in (choices or {}).items() if k in sections}
+    kept = {
+        k: v for k, v in data_file.items() if (k in sections or k == "preset") and k not in chosen
+    }
     config = resolve_run_config(
         stage,
         file_data=kept,
         file_label=config_name,
-        choices={"dataset": "humanml3d"},
+        choices={"dataset": "humanml3d", **chosen},
         args=["--dataset.root", str(data), "--train.seed", str(seed), *extra],
     )
     if stage == "generator":  # a relative tokenizer path means the one beside the runs
@@ -92,8 +108,12 @@ def _stage(
     if step is not None and step >= config["train"].max_steps:
         return
     resume = (out / "config.json").is_file()
-    if not resume:
-        prepare_run_dir(out, config)
+    if resume:
+        from motionkit.provenance import record_environment
+
+        record_environment(out)
+    else:
+        prepare_run_dir(out, config, environment=True)
     get_stage(stage).trainer()(config, out, resume=resume)
 
 
@@ -268,16 +288,165 @@ def suite_scaling(work: Path, seed: int) -> dict[str, Any]:
     }
 
 
+#: The combination table: tokenizers at one codebook size (512 codes per level; RVQ stacks 2
+#: levels) and backbones at matched parameter counts (the prefix-LM's, within a layer).
+COMBO_TOKENIZERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "fsq": ("fsq", ("--levels", "8,8,8")),
+    "vq": ("vq", ("--codebook-size", "512")),
+    "rvq": ("rvq", ("--codebook-size", "512", "--num-quantizers", "2")),
+}
+COMBO_BACKBONES = ("prefix-lm", "decoder-only", "encoder-decoder")
+COMBO_WIDTH, COMBO_LAYERS, COMBO_HEADS = 128, 4, 4
+#: Options added to every training of the suite, and the protocol's settings (tests shrink both).
+COMBO_EXTRA: tuple[str, ...] = ()
+COMBO_EVAL: dict[str, Any] = {"mm_texts": 20, "mm_repeats": 10}
+
+
+def _matched_layers(name: str, codes: int, levels: int) -> int:
+    """Layers of backbone ``name`` (width ``COMBO_WIDTH``) whose parameter count is nearest the
+    ``COMBO_LAYERS``-layer prefix-LM's."""
+    from motionkit.backbones.base import Vocabulary
+    from motionkit.registry import create_config
+
+    vocab = Vocabulary(codes, levels)
+
+    def params(backbone: str, layers: int) -> int:
+        cfg = create_config(
+            "backbones", backbone, dim=COMBO_WIDTH, layers=layers, heads=COMBO_HEADS
+        )
+        return int(cfg.estimate_params(vocab, text_dim=64)["total"])
+
+    target = params("prefix-lm", COMBO_LAYERS)
+    return min(range(1, 3 * COMBO_LAYERS), key=lambda n: abs(params(name, n) - target))
+
+
+def _sampling_speed(loaded: Any, seed: int) -> float:
+    """Motion tokens/s sampling 32 prompts of 49 tokens (KV cache, batched)."""
+    from motionkit.generate import Sampling, sample_tokens
+
+    captions = [f"a person walks forward {i}" for i in range(32)]
+    sample_tokens(loaded.model, captions[:2], Sampling(), seeds=seed, lengths=[49, 49])
+    start = time.perf_counter()
+    sample_tokens(loaded.model, captions, Sampling(), seeds=seed, lengths=[49] * 32)
+    return 32 * 49 / (time.perf_counter() - start)
+
+
+def _last(run: Path, split: str) -> dict[str, Any]:
+    lines = (run / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+    return [r for r in map(json.loads, lines) if r.get("split") == split][-1]
+
+
+def suite_combinations(work: Path, seed: int, data: Path | None = None) -> dict[str, Any]:
+    """Every tokenizer (FSQ, VQ, RVQ) x every backbone (prefix-LM, decoder-only, encoder-decoder)
+    on one dataset, evaluated with one evaluator: reconstruction, generation, Lu, speed."""
+    import torch
+
+    from motionkit.data.humanml3d import read_folder
+    from motionkit.eval.harness import EvalSettings, evaluate_run
+    from motionkit.eval.train import load_evaluator
+    from motionkit.generate import Sampling
+    from motionkit.generator.model import load_generator
+    from motionkit.io import atomic_write_text
+    from motionkit.progress import progress_bar
+    from motionkit.tokenizer.evaluate import evaluate, normalised_clips
+    from motionkit.tokenizer.run import load_tokenizer
+
+    data = Path(data) if data is not None else _corpus(work, seed)
+    cells_dir = work / "cells"
+    settings = EvalSettings(seed=seed, **COMBO_EVAL)
+    total = len(COMBO_TOKENIZERS) * (1 + len(COMBO_BACKBONES)) + 1
+    cells: list[dict[str, Any]] = []
+    with progress_bar("combination table (runs)", total) as advance:
+        _stage("evaluator", "demo-evaluator", data, work / "evaluator", seed, COMBO_EXTRA)
+        evaluator = load_evaluator(work / "evaluator")
+        advance(1)
+        test = read_folder(data, "test")
+        for tok_name, (quantizer, options) in COMBO_TOKENIZERS.items():
+            tok_dir = work / "tokenizers" / tok_name
+            extra = ("--max-steps", str(TOKENIZER_STEPS), *options, *COMBO_EXTRA)
+            _stage("tokenizer", "bench", data, tok_dir, seed, extra, {"quantizer": quantizer})
+            model, mean, std, _ = load_tokenizer(tok_dir)
+            recon = evaluate(model, normalised_clips(test, mean, std), mean, std,
+                             torch.device("cpu"))  # fmt: skip
+            q = model.quantizer
+            advance(1)
+            for backbone in COMBO_BACKBONES:
+                cell_file = cells_dir / f"{tok_name}-{backbone}.json"
+                if cell_file.is_file():  # a finished cell is kept
+                    cells.append(json.loads(cell_file.read_text(encoding="utf-8")))
+                    advance(1)
+                    continue
+                layers = _matched_layers(backbone, q.codebook_size, q.num_codebooks)
+                gen_dir = work / "generators" / f"{tok_name}-{backbone}"
+                extra = ("--tokenizer", str(tok_dir.resolve()), "--backbone.dim",
+                         str(COMBO_WIDTH), "--backbone.layers", str(layers),
+                         "--backbone.heads", str(COMBO_HEADS), *COMBO_EXTRA)  # fmt: skip
+                _stage("generator", "bench", data, gen_dir, seed, extra, {"backbone": backbone})
+                loaded = load_generator(gen_dir)
+                result = evaluate_run(loaded, evaluator, data, settings, Sampling())
+                val, train = _last(gen_dir, "val"), _last(gen_dir, "train")
+                cell = {
+                    "tokenizer": tok_name, "backbone": backbone, "layers": layers,
+                    "codes": q.codebook_size, "levels": q.num_codebooks,
+                    "params": int(loaded.model.backbone.param_counts()["total"]),
+                    "mpjpe_mm": recon["mpjpe_mm"], "usage": recon["usage"],
+                    "lu": val["lu"], "ce": val["ce"],
+                    "train_tokens_per_s": train["tokens_per_s"],
+                    "sample_tokens_per_s": _sampling_speed(loaded, seed),
+                    "model": result.to_dict()["rows"]["model"],
+                    "real": result.to_dict()["rows"]["real"],
+                    "multimodality": result.multimodality,
+                }  # fmt: skip
+                atomic_write_text(cell_file, json.dumps(cell, indent=2))
+                cells.append(cell)
+                advance(1)
+    return {"data": str(data), "cells": cells, "markdown": _combination_table(cells)}
+
+
+def _combination_table(cells: list[dict[str, Any]]) -> str:
+    def ci(row: dict[str, Any], key: str, digits: int = 3) -> str:
+        return f"{row[key]['mean']:.{digits}f} ± {row[key]['ci95']:.{digits}f}"
+
+    lines = [
+        "| tokenizer | backbone | params | MPJPE (mm) | usage | top-1 | top-3 | FID | MM-Dist "
+        "| Diversity | Lu | train tok/s | sample tok/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in cells:
+        m = c["model"]
+        lines.append(
+            f"| {c['tokenizer']} ({c['codes']}x{c['levels']}) | {c['backbone']} ({c['layers']}L) "
+            f"| {c['params'] / 1e6:.2f}M | {c['mpjpe_mm']:.1f} | {c['usage']:.2f} | "
+            f"{ci(m, 'top1')} | {ci(m, 'top3')} | {ci(m, 'fid')} | {ci(m, 'matching')} | "
+            f"{ci(m, 'diversity')} | {c['lu']:.3f} | {c['train_tokens_per_s']:,.0f} | "
+            f"{c['sample_tokens_per_s']:,.0f} |"
+        )
+    if cells:
+        real = cells[0]["real"]
+        lines.append("")
+        lines.append(
+            f"Real motion: top-1 {ci(real, 'top1')}, top-3 {ci(real, 'top3')}, "
+            f"MM-Dist {ci(real, 'matching')}, Diversity {ci(real, 'diversity')}."
+        )
+    return "\n".join(lines) + "\n"
+
+
 SUITES: dict[str, Callable[[Path, int], dict[str, Any]]] = {
     "default": suite_default,
     "tokenizer": suite_tokenizer,
     "speed": suite_speed,
     "scaling": suite_scaling,
+    "combinations": suite_combinations,
 }
 
 
-def run_suite(name: str, work: Path, results: Path, seed: int = 0) -> dict[str, Any]:
-    """Run suite ``name``; append its record to ``results/bench.jsonl``; return the record."""
+def run_suite(
+    name: str, work: Path, results: Path, seed: int = 0, data: Path | None = None
+) -> dict[str, Any]:
+    """Run suite ``name``; append its record to ``results/bench.jsonl``; return the record.
+
+    ``data`` (a prepared HumanML3D-layout folder) replaces the synthetic corpus in the suites
+    that take one (``combinations``)."""
     from motionkit.config.fields import suggest
     from motionkit.io import atomic_write_text
 
@@ -285,7 +454,12 @@ def run_suite(name: str, work: Path, results: Path, seed: int = 0) -> dict[str, 
         raise MotionkitError(
             f"unknown suite {name!r}{suggest(name, list(SUITES))} (suites: {', '.join(SUITES)})"
         )
-    result = SUITES[name](work / name, seed)
+    if data is not None and name != "combinations":
+        raise MotionkitError(f"--data is taken by the combinations suite, not by {name!r}")
+    if data is not None:
+        result = suite_combinations(work / f"{name}-{Path(data).name}", seed, data)
+    else:
+        result = SUITES[name](work / name, seed)
     record = {
         "suite": name,
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from motionkit.cli import cli
@@ -62,3 +63,32 @@ def test_scaling_suite_on_a_tiny_grid(tmp_path, monkeypatch):
     result = record["result"]
     assert len(result["runs"]) == 4 and "loss" in result["fit"]["laws"]
     assert "Fitted on the envelope" in (tmp_path / "results" / "bench-scaling.md").read_text()
+
+
+@pytest.mark.slow
+def test_combinations_suite_trains_every_cell_and_resumes(tmp_path, monkeypatch):
+    from motionkit import bench
+    from motionkit.data.synthetic import generate_corpus
+
+    corpus = tmp_path / "corpus"
+    generate_corpus(corpus, 60, seed=2)
+    monkeypatch.setattr(bench, "COMBO_EXTRA", ("--max-steps", "3", "--batch-size", "8",
+                                               "--eval-every", "3"))  # fmt: skip
+    monkeypatch.setattr(bench, "COMBO_EVAL", {"batch_size": 4, "replications": 2, "mm_texts": 2,
+                                              "mm_repeats": 2, "diversity_pairs": 3})  # fmt: skip
+    record = bench.run_suite("combinations", tmp_path / "w", tmp_path / "results", data=corpus)
+    cells = record["result"]["cells"]
+    assert {(c["tokenizer"], c["backbone"]) for c in cells} == {
+        (t, b) for t in ("fsq", "vq", "rvq") for b in bench.COMBO_BACKBONES
+    }
+    params = [c["params"] for c in cells if c["tokenizer"] == "fsq"]
+    assert max(params) < 1.5 * min(params)  # matched sizes
+    assert all(c["levels"] == (2 if c["tokenizer"] == "rvq" else 1) for c in cells)
+    assert all(0 <= c["model"]["top3"]["mean"] <= 1 and c["sample_tokens_per_s"] > 0 for c in cells)
+    table = (tmp_path / "results" / "bench-combinations.md").read_text()
+    assert table.count("| fsq") == 3 and "Real motion" in table
+    # finished cells are kept: a second run trains nothing and gives the same table
+    stamp = (tmp_path / "w" / f"combinations-{corpus.name}" / "cells").stat().st_mtime_ns
+    again = bench.run_suite("combinations", tmp_path / "w", tmp_path / "results", data=corpus)
+    assert again["result"]["cells"] == cells
+    assert (tmp_path / "w" / f"combinations-{corpus.name}" / "cells").stat().st_mtime_ns == stamp

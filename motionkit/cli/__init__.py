@@ -40,6 +40,7 @@ BUILTIN_COMMANDS: dict[str, tuple[str, str]] = {
         "Generate motion from captions with a trained generator.",
     ),
     "list": ("motionkit.cli.list_cmd:list_components", "List registered components and options."),
+    "plot": ("motionkit.cli.plot_cmd:plot", "Draw a run's training curves as a PNG."),
     "plugins": ("motionkit.cli.plugins_cmd:plugins", "Show installed plugin distributions."),
     "render": ("motionkit.cli.render_cmd:render", "Render joints, features or BVH as a GIF/MP4."),
     "scaling": (

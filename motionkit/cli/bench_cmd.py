@@ -12,7 +12,10 @@ from motionkit.cli import console
 
 @click.command("bench")
 @click.option(
-    "--suite", default="default", show_default=True, help="default, tokenizer, scaling or speed."
+    "--suite",
+    default="default",
+    show_default=True,
+    help="default, tokenizer, scaling, combinations or speed.",
 )
 @click.option(
     "--work",
@@ -29,20 +32,31 @@ from motionkit.cli import console
     "WORK/results).",
 )
 @click.option("--seed", default=0, show_default=True, help="Seed of data, training, sampling.")
+@click.option(
+    "--data",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="combinations suite: a prepared HumanML3D-layout folder instead of the synthetic corpus.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the whole record as JSON.")
-def bench(suite: str, work: Path, results: Path | None, seed: int, as_json: bool) -> None:
+def bench(
+    suite: str, work: Path, results: Path | None, seed: int, data: Path | None, as_json: bool
+) -> None:
     """Run a benchmark suite and append its results with the environment.
 
     \b
       motionkit bench                  # corpus, tokenizer, generator, evaluator, evaluation
       motionkit bench --suite speed --json
+      motionkit bench --suite combinations --data HumanML3D   # every tokenizer x backbone
     """
     from motionkit.bench import run_suite
+    from motionkit.io import check_output
 
     if results is None:
         results = Path("benchmarks/results") if Path("benchmarks/results").is_dir() else work
         results = results if results != work else work / "results"
-    record = run_suite(suite, work, results, seed)
+    check_output(work, "--work", folder=True)  # refused now, not after the whole suite ran
+    check_output(results, "--results", folder=True)
+    record = run_suite(suite, work, results, seed, data)
     if as_json:
         click.echo(json.dumps(record, indent=2))
     else:

@@ -404,8 +404,14 @@ def parse_overrides(args: Sequence[str], sections: Mapping[str, Any]) -> dict[st
     return overrides
 
 
-def prepare_run_dir(run_dir: str | Path, config: RunConfig) -> Path:
-    """Create ``run_dir`` and save ``config.json`` there, refusing to replace a different config."""
+def prepare_run_dir(run_dir: str | Path, config: RunConfig, *, environment: bool = False) -> Path:
+    """Create ``run_dir`` and save ``config.json`` there, refusing to replace a different config.
+
+    With ``environment=True`` (a run about to train), also append this process's record (versions,
+    machine, git commit, command line, UTC time) to ``run_dir/environment.json``; see
+    ``motionkit.provenance``. A resumed run appends its record with
+    ``motionkit.provenance.record_environment`` instead, so the original is never overwritten.
+    """
     run_dir = Path(run_dir)
     existing = run_dir / CONFIG_FILENAME
     if existing.exists():
@@ -419,4 +425,9 @@ def prepare_run_dir(run_dir: str | Path, config: RunConfig) -> Path:
                 "choose a new --out (nothing was overwritten)"
             )
     run_dir.mkdir(parents=True, exist_ok=True)
-    return config.save(run_dir)
+    path = config.save(run_dir)
+    if environment:
+        from motionkit.provenance import record_environment
+
+        record_environment(run_dir)
+    return path

@@ -300,14 +300,17 @@ def _run_stage(config: RunConfig, run_dir: Path, resume: bool, trainer: Any) -> 
     here = distributed.world()
     if resume and started:
         if here.main:
+            from motionkit.provenance import record_environment
+
             config.save(run_dir)
+            record_environment(run_dir)  # appended: the original record stays
         distributed.barrier()
         return trainer(config, run_dir, resume=True)
     distributed.barrier()  # every rank has seen the folder as it was
     if here.main:
         if (run_dir / "metrics.jsonl").exists():  # killed before its first checkpoint: restart
             (run_dir / "metrics.jsonl").unlink()
-        prepare_run_dir(run_dir, config)
+        prepare_run_dir(run_dir, config, environment=True)
     distributed.barrier()
     return trainer(config, run_dir, resume=False)
 
