@@ -40,3 +40,57 @@ def _file_mode(target: Path) -> int:
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Atomically write UTF-8 ``text`` to ``path`` (see ``atomic_write_bytes``)."""
     return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def first_missing_ancestor(path: str | os.PathLike[str]) -> Path | None:
+    """The outermost folder that creating ``path`` (with its parents) would create; ``None`` when
+    ``path`` exists already."""
+    target = Path(path)
+    missing = None
+    for candidate in (target, *target.parents):
+        if os.path.lexists(candidate):
+            break
+        missing = candidate
+    return missing
+
+
+def check_output(
+    path: str | os.PathLike[str],
+    option: str = "--out",
+    *,
+    folder: bool = False,
+    overwrite: bool = False,
+) -> Path:
+    """Refuse an output ``path`` that cannot be written, before any work is done.
+
+    ``folder``: the output is a folder (it may exist as a folder); else a file, which must not
+    exist unless ``overwrite``. Raises a one-line ``MotionkitError`` naming the path and the
+    option; returns the path.
+    """
+    from motionkit.errors import MotionkitError
+
+    target = Path(path)
+    for parent in target.parents:
+        if os.path.lexists(parent):
+            if not parent.is_dir():
+                raise MotionkitError(
+                    f"cannot write {target}: {parent} is a file, not a folder; choose another "
+                    f"{option}"
+                )
+            if not os.access(parent, os.W_OK | os.X_OK) and not os.path.lexists(target):
+                raise MotionkitError(
+                    f"cannot write {target}: the folder {parent} is not writable; choose "
+                    f"another {option}"
+                )
+            break
+    if folder:
+        if os.path.lexists(target) and not target.is_dir():
+            raise MotionkitError(f"{option} {target} is a file, not a folder; choose a folder")
+    elif target.is_dir():
+        raise MotionkitError(f"{option} {target} is a folder; give a file name")
+    elif os.path.lexists(target) and not overwrite:
+        raise MotionkitError(
+            f"{option} {target} already exists; choose a new {option} or delete it "
+            "(nothing was overwritten)"
+        )
+    return target
