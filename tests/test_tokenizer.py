@@ -211,3 +211,20 @@ def test_training_without_data_uses_the_synthetic_corpus(tmp_path, monkeypatch):
     args[-1] = "run2"
     assert CliRunner().invoke(cli, args, catch_exceptions=False).exit_code == 0
     assert (corpus / "Mean.npy").stat().st_mtime_ns == stamp
+
+
+def test_batched_encoding_equals_one_clip_at_a_time(trained, corpus):
+    """The export encodes clips of one length together; the tokens are those of each clip alone."""
+    from motionkit.data.humanml3d import read_folder
+    from motionkit.tokenizer.export import encode_dataset
+    from motionkit.tokenizer.run import load_tokenizer
+
+    model, mean, std, _ = load_tokenizer(trained)
+    dataset = read_folder(corpus, "all", min_len=1, max_len=10**9)
+    lengths = [len(c.features) for c in dataset.clips]
+    assert len(set(lengths)) < len(lengths)  # some clips share a length: batches of more than one
+    batched = encode_dataset(model, mean, std, dataset, batch_size=64)
+    alone = encode_dataset(model, mean, std, dataset, batch_size=1)
+    assert list(batched) == [c.id for c in dataset.clips]
+    for key, codes in alone.items():
+        np.testing.assert_array_equal(batched[key], codes)

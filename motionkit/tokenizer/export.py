@@ -59,22 +59,35 @@ def log_unigram(table: dict[str, Any]) -> np.ndarray:
     return np.log(full / full.sum(axis=1, keepdims=True))
 
 
-def encode_dataset(model: Any, mean: np.ndarray, std: np.ndarray, dataset: Any) -> dict:
-    """Token ids of every clip of ``dataset`` (whole clips, one at a time, no gradients)."""
+def encode_dataset(
+    model: Any, mean: np.ndarray, std: np.ndarray, dataset: Any, batch_size: int = 64
+) -> dict:
+    """Token ids of every clip of ``dataset`` (whole clips, no gradients).
+
+    Clips of the same length are encoded together, up to ``batch_size`` at a time: no clip is
+    padded or cut, so the tokens are those of encoding each clip alone (the convolutions see the
+    same frames), several times faster (``benchmarks/tokenizer_batching.py``)."""
     import torch
 
     from motionkit.progress import progress_bar
 
+    by_length: dict[int, list[Any]] = {}
+    for clip in dataset.clips:
+        by_length.setdefault(len(clip.features), []).append(clip)
     tokens: dict[str, np.ndarray] = {}
     was_training = model.training
     model.eval()
     with progress_bar("tokenizing", len(dataset)) as advance, torch.no_grad():
-        for clip in dataset.clips:
-            x = torch.from_numpy(((clip.features - mean) / std).astype(np.float32))[None]
-            tokens[clip.id] = model.encode(x)[0].cpu().numpy().astype(np.int64)
-            advance(1)
+        for clips in by_length.values():
+            for start in range(0, len(clips), batch_size):
+                chunk = clips[start : start + batch_size]
+                x = np.stack([(c.features - mean) / std for c in chunk]).astype(np.float32)
+                codes = model.encode(torch.from_numpy(x)).cpu().numpy().astype(np.int64)
+                for clip, row in zip(chunk, codes, strict=True):
+                    tokens[clip.id] = row
+                advance(len(chunk))
     model.train(was_training)
-    return tokens
+    return {clip.id: tokens[clip.id] for clip in dataset.clips}  # the dataset's order
 
 
 def write_export(
@@ -111,10 +124,21 @@ def export_tokens(
     with the ids the dataset reader gives them. Returns ``(tokens, unigram table, folder)``.
     """
     from motionkit.data.humanml3d import read_folder
-    from motionkit.tokenizer.run import load_tokenizer
+    from motionkit.tokenizer.run import load_tokenizer, tokenizer_dir
 
+    tokenizer_run = tokenizer_dir(tokenizer_run)  # a pipeline run: its tokenizer/ folder
     model, mean, std, _ = load_tokenizer(tokenizer_run)
     dataset = read_folder(data, split, min_len=1, max_len=10**9, include_mirrors=mirrors)
+    if not dataset.clips:
+        raise MotionkitError(
+            f"split {split!r} of {data} has no readable clip to tokenize; fix or replace its "
+            "new_joint_vecs/*.npy files"
+        )
+    if dataset.feature_dim != mean.shape[0]:
+        raise MotionkitError(
+            f"{data} has {dataset.feature_dim}-d features, but the tokenizer {tokenizer_run} "
+            f"was trained on {mean.shape[0]}-d ones; use a dataset of the same layout"
+        )
     tokens = encode_dataset(model, mean, std, dataset)
     q = model.quantizer
     table = {

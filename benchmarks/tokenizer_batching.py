@@ -1,0 +1,119 @@
+"""Encode + decode of 196-frame clips at the reference width: one clip at a time vs batched.
+
+    python benchmarks/tokenizer_batching.py [--clips 64] [--repeats 3]
+
+The peers' evaluation and export scripts run the tokenizer on one clip at a time; motionkit's
+token export (``encode_dataset``) and evaluation batch clips of one length together. Both
+strategies run here side by side, in one process, on the same weights (the reference MotionVAE
+of REFERENCE.md §1: width 512, depth 3, FSQ 8,8,8,6,5), alternating, and the medians are
+compared as a ratio. It also checks that the batched tokens equal the one-at-a-time ones.
+Writes ``benchmarks/results/tokenizer_batching.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", type=int, default=64)
+    parser.add_argument("--frames", type=int, default=196)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch-sizes", default="8,32,64")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args()
+
+    from motionkit.config.run import resolve_run_config
+    from motionkit.tokenizer.run import build_vae
+
+    torch.manual_seed(0)
+    config = resolve_run_config("tokenizer", args=["--levels", "8,8,8,6,5"])
+    model = build_vae(config, 263).eval()
+    x = torch.randn(args.clips, args.frames, 263)
+    frames = args.clips * args.frames
+
+    def one_at_a_time() -> torch.Tensor:
+        codes = []
+        with torch.no_grad():
+            for i in range(args.clips):
+                c = model.encode(x[i : i + 1])
+                model.decode(c)
+                codes.append(c)
+        return torch.cat(codes)
+
+    def batched(size: int):
+        def run() -> torch.Tensor:
+            codes = []
+            with torch.no_grad():
+                for start in range(0, args.clips, size):
+                    c = model.encode(x[start : start + size])
+                    model.decode(c)
+                    codes.append(c)
+            return torch.cat(codes)
+
+        return run
+
+    sizes = [int(s) for s in args.batch_sizes.split(",")]
+    strategies = {"one clip at a time": one_at_a_time}
+    strategies.update({f"batches of {s}": batched(s) for s in sizes})
+    reference = one_at_a_time()  # warm-up and the tokens to compare against
+    times: dict[str, list[float]] = {name: [] for name in strategies}
+    same = {}
+    for _ in range(args.repeats):
+        for name, run in strategies.items():  # alternating: load changes hit every strategy
+            start = time.perf_counter()
+            codes = run()
+            times[name].append(time.perf_counter() - start)
+            same[name] = bool(torch.equal(codes, reference))
+    rows = []
+    base = statistics.median(times["one clip at a time"])
+    for name, samples in times.items():
+        median = statistics.median(samples)
+        rows.append({
+            "strategy": name, "median_s": median, "frames_per_s": frames / median,
+            "speedup": base / median, "tokens_equal": same[name],
+        })  # fmt: skip
+    record = {
+        "benchmark": "tokenizer_batching",
+        "command": "python benchmarks/tokenizer_batching.py",
+        "clips": args.clips,
+        "frames": args.frames,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
+        "load_average": list(os.getloadavg()),
+        "results": rows,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "tokenizer_batching.json").write_text(json.dumps(record, indent=2) + "\n")
+    lines = [
+        "# Tokenizer encode + decode: one clip at a time vs batched",
+        "",
+        f"`{record['command']}` on {record['machine']}, torch {record['torch']} with "
+        f"{record['threads']} threads, load average before {record['load_average']}. "
+        f"{args.clips} clips x {args.frames} frames, reference MotionVAE (width 512, depth 3, FSQ "
+        f"8,8,8,6,5), encode then decode, medians of {args.repeats} alternating runs.",
+        "",
+        "| strategy | median s | frames/s | speed-up | tokens equal |",
+        "|---|---|---|---|---|",
+        *(f"| {r['strategy']} | {r['median_s']:.2f} | {r['frames_per_s']:,.0f} | "
+          f"{r['speedup']:.1f}x | {'yes' if r['tokens_equal'] else 'NO'} |" for r in rows),
+        "",
+    ]  # fmt: skip
+    (args.out / "tokenizer_batching.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
