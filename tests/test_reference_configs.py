@@ -74,3 +74,8 @@ def test_scamo_tiny_trains_end_to_end(tmp_path):
     assert result.exit_code == 0, result.output
     for stage in ("tokenizer", "generator"):
         assert (tmp_path / "run" / stage / "model.safetensors").is_file()
+    card = (tmp_path / "run" / "MODEL_CARD.md").read_text()
+    assert "A motionkit **pipeline** run" in card and "motionkit generate" in card
+    assert "## The tokenizer" in card and "## The generator" in card
+    assert "fsq" in card and "prefix-lm" in card and "Final validation (step 4)" in card
+    assert "git commit" in card

@@ -195,6 +195,10 @@ def _train_in(config: RunConfig, out: Path | None, resume: bool, here: Any) -> N
         elif here.main and not here.distributed:  # refused before any weights: leave no run
             _discard_unstarted(run_dir, created, existing)
         raise
+    if here.main:
+        from motionkit.card import write_model_card
+
+        write_model_card(run_dir)
     if metrics and here.main:
         console.out.print_json(data={"run": str(run_dir), **metrics})
 
