@@ -472,5 +472,6 @@ def run_suite(
         handle.write(json.dumps(record) + "\n")
     header = f"# motionkit bench --suite {name}\n\n{record['time']}, seed {seed}, commit "
     header += f"{record['environment']['git_commit']}\n\n"
-    atomic_write_text(results / f"bench-{name}.md", header + result["markdown"])
+    label = name if data is None else f"{name}-{Path(data).name}"
+    atomic_write_text(results / f"bench-{label}.md", header + result["markdown"])
     return record
