@@ -85,7 +85,7 @@ def test_combinations_suite_trains_every_cell_and_resumes(tmp_path, monkeypatch)
     assert max(params) < 1.5 * min(params)  # matched sizes
     assert all(c["levels"] == (2 if c["tokenizer"] == "rvq" else 1) for c in cells)
     assert all(0 <= c["model"]["top3"]["mean"] <= 1 and c["sample_tokens_per_s"] > 0 for c in cells)
-    table = (tmp_path / "results" / "bench-combinations.md").read_text()
+    table = (tmp_path / "results" / f"bench-combinations-{corpus.name}.md").read_text()
     assert table.count("| fsq") == 3 and "Real motion" in table
     # finished cells are kept: a second run trains nothing and gives the same table
     stamp = (tmp_path / "w" / f"combinations-{corpus.name}" / "cells").stat().st_mtime_ns
