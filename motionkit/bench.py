@@ -297,6 +297,8 @@ COMBO_TOKENIZERS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 COMBO_BACKBONES = ("prefix-lm", "decoder-only", "encoder-decoder")
 COMBO_WIDTH, COMBO_LAYERS, COMBO_HEADS = 128, 4, 4
+#: Steps of every tokenizer and generator of the table (nine generators: CPU time matters).
+COMBO_TOKENIZER_STEPS, COMBO_GENERATOR_STEPS = 800, 400
 #: Options added to every training of the suite, and the protocol's settings (tests shrink both).
 COMBO_EXTRA: tuple[str, ...] = ()
 COMBO_EVAL: dict[str, Any] = {"mm_texts": 20, "mm_repeats": 10}
@@ -363,7 +365,7 @@ def suite_combinations(work: Path, seed: int, data: Path | None = None) -> dict[
         test = read_folder(data, "test")
         for tok_name, (quantizer, options) in COMBO_TOKENIZERS.items():
             tok_dir = work / "tokenizers" / tok_name
-            extra = ("--max-steps", str(TOKENIZER_STEPS), *options, *COMBO_EXTRA)
+            extra = ("--max-steps", str(COMBO_TOKENIZER_STEPS), *options, *COMBO_EXTRA)
             _stage("tokenizer", "bench", data, tok_dir, seed, extra, {"quantizer": quantizer})
             model, mean, std, _ = load_tokenizer(tok_dir)
             recon = evaluate(model, normalised_clips(test, mean, std), mean, std,
@@ -380,7 +382,8 @@ def suite_combinations(work: Path, seed: int, data: Path | None = None) -> dict[
                 gen_dir = work / "generators" / f"{tok_name}-{backbone}"
                 extra = ("--tokenizer", str(tok_dir.resolve()), "--backbone.dim",
                          str(COMBO_WIDTH), "--backbone.layers", str(layers),
-                         "--backbone.heads", str(COMBO_HEADS), *COMBO_EXTRA)  # fmt: skip
+                         "--backbone.heads", str(COMBO_HEADS),
+                         "--max-steps", str(COMBO_GENERATOR_STEPS), *COMBO_EXTRA)  # fmt: skip
                 _stage("generator", "bench", data, gen_dir, seed, extra, {"backbone": backbone})
                 loaded = load_generator(gen_dir)
                 result = evaluate_run(loaded, evaluator, data, settings, Sampling())
