@@ -282,9 +282,9 @@ def generate(
     if num < 1:
         raise MotionkitError(f"--num must be at least 1, got {num}")
     folder = Path(out) if out is not None else None
-    if folder is not None and (folder / "index.json").exists():
-        raise MotionkitError(f"{folder} already holds generated motion; choose a new --out")
     captions = [p for p in prompts for _ in range(num)]
+    if folder is not None:
+        _check_out(folder, len(captions))
     seeds = [seed + k for k in range(len(captions))]
     tokens: list[np.ndarray] = []
     for start in range(0, len(captions), batch_size):
@@ -301,6 +301,27 @@ def generate(
     if folder is not None:
         write_samples(folder, motions, loaded, settings, gif=gif, bvh=bvh)
     return motions
+
+
+def _check_out(folder: Path, count: int) -> None:
+    """Refuse, before sampling, an output folder that cannot be written or that holds files
+    the samples would replace."""
+    from motionkit.io import check_output
+
+    if (folder / "index.json").exists():
+        raise MotionkitError(f"{folder} already holds generated motion; choose a new --out")
+    check_output(folder, folder=True)
+    for number in range(count):
+        for suffix in SAMPLE_SUFFIXES:
+            if (folder / f"{number:03d}{suffix}").exists():
+                raise MotionkitError(
+                    f"{folder} already holds {number:03d}{suffix}; choose a new --out or delete "
+                    "it (nothing was overwritten)"
+                )
+
+
+#: The files of one sample, after its number.
+SAMPLE_SUFFIXES = (".joints.npy", ".features.npy", ".bvh", ".gif")
 
 
 def write_samples(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -16,8 +18,40 @@ from motionkit.progress import progress_bar
 
 
 def _require_empty(out: Path) -> None:
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    from motionkit.io import check_output
+
+    check_output(out, folder=True)
+    if out.exists() and any(out.iterdir()):
         raise MotionkitError(f"{out} exists and is not empty; choose a new --out folder")
+
+
+@contextmanager
+def _fresh_output(out: Path) -> Iterator[None]:
+    """Around writing into ``out`` (absent or empty before): on failure, remove what was written,
+    so that a refused or interrupted command leaves no half-written dataset."""
+    from motionkit.io import first_missing_ancestor
+
+    created = first_missing_ancestor(out)
+    try:
+        yield
+    except BaseException:
+        if created is not None:
+            shutil.rmtree(created, ignore_errors=True)
+        elif out.is_dir():
+            for path in out.iterdir():
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path, ignore_errors=True)
+                else:
+                    path.unlink(missing_ok=True)
+        raise
+
+
+def _check_fractions(val_fraction: float, test_fraction: float) -> None:
+    if val_fraction >= 1 or test_fraction >= 1 or val_fraction + test_fraction >= 1:
+        raise click.UsageError(
+            f"--val {val_fraction:g} and --test {test_fraction:g} leave no training clips; "
+            "they must sum to less than 1"
+        )
 
 
 def split_options(command: Callable) -> Callable:
@@ -44,9 +78,10 @@ def synth(out: Path, num: int, seed: int, val_fraction: float, test_fraction: fl
     """Write a synthetic corpus of NUM captioned motions (deterministic for a seed)."""
     from motionkit.data.synthetic import generate_corpus
 
+    _check_fractions(val_fraction, test_fraction)
     _require_empty(out)
     start = time.perf_counter()
-    with progress_bar("generating", num) as advance:
+    with _fresh_output(out), progress_bar("generating", num) as advance:
         report = generate_corpus(
             out,
             num,
@@ -77,11 +112,12 @@ def prepare_bvh(
     """Convert a folder of BVH files to the HumanML3D layout (retargeted to 22 joints, 20 fps)."""
     from motionkit.data.prepare import bvh_files, prepare_bvh_folder
 
+    _check_fractions(val_fraction, test_fraction)
     _require_empty(out)
     total = len(bvh_files(src))
     if total == 0:
         raise MotionkitError(f"no .bvh files under {src}")
-    with progress_bar("converting", total) as advance:
+    with _fresh_output(out), progress_bar("converting", total) as advance:
         report = prepare_bvh_folder(
             src,
             out,
@@ -108,13 +144,17 @@ def stats(root: Path, split: str) -> None:
 @data.command("info")
 @click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--split", default="all", show_default=True)
-@click.option("--fps", type=float, default=20.0, show_default=True)
-@click.option("--min-len", type=int, default=1, show_default=True)
-@click.option("--max-len", type=int, default=100_000, show_default=True)
+@click.option(
+    "--fps", type=click.FloatRange(0, 10_000, min_open=True), default=20.0, show_default=True
+)
+@click.option("--min-len", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--max-len", type=click.IntRange(min=2), default=100_000, show_default=True)
 def info(root: Path, split: str, fps: float, min_len: int, max_len: int) -> None:
     """Summarise a dataset folder: clips, frames, duration, captions, statistics."""
     from motionkit.data.humanml3d import read_folder
 
+    if max_len <= min_len:
+        raise click.UsageError(f"--max-len ({max_len}) must be greater than --min-len ({min_len})")
     ds = read_folder(root, split, fps=fps, min_len=min_len, max_len=max_len)
     table = Table(box=None, show_header=False, pad_edge=False)
     frames = ds.num_frames

@@ -80,8 +80,12 @@ def eval_command(
         write_result,
     )
     from motionkit.generator.model import load_generator
+    from motionkit.io import check_output
     from motionkit.train.loop import pick_device
 
+    if out is not None:  # the default, RUN/eval-test.json, is the run's own result: refreshed
+        check_output(out)
+        check_output(out.with_suffix(".md"))
     settings = EvalSettings(
         replications=replications,
         batch_size=batch_size,

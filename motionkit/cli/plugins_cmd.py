@@ -51,7 +51,13 @@ def plugins(check: bool) -> None:
         table.add_row(*row)
     console.out.print(table)
     if status:
-        raise click.exceptions.Exit(1)
+        from motionkit.errors import PluginLoadError
+
+        failed = sum(len(problems) for problems in status.values())
+        raise PluginLoadError(
+            f"{failed} plugin component(s) failed to load (see the status column above); "
+            "reinstall or uninstall the distribution, or set MOTIONKIT_DISABLE_PLUGINS=1"
+        )
 
 
 def _load_problem(registry, entry) -> str:

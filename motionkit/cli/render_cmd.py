@@ -125,6 +125,10 @@ def render(
         raise RenderError(f"--frame draws one picture: write a .png, not {out.name}")
     if frame is None and out.suffix.lower() == ".png":
         raise RenderError("a .png holds one frame: pick it with --frame K, or write a .gif")
+    from motionkit.io import check_output
+
+    # an existing file is replaced only by a complete render (see viz.render)
+    check_output(out, overwrite=True)
     motion = load_motion(file, skeleton=skeleton, mean=mean, std=std)
     title = file.name if title is None else title or None
     options = dict(title=title, elev=elev, azim=azim, trail=trail, floor=floor, dpi=dpi, size=size)

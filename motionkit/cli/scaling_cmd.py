@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import click
@@ -57,9 +58,12 @@ def fit(
     lower envelope. Intervals are bootstrapped over runs.
     """
     from motionkit.errors import MotionkitError
+    from motionkit.io import check_output
     from motionkit.scaling.fit import compute_optimal_envelope, isoflop_from_curves
     from motionkit.scaling.sweep import read_curve
 
+    check_output(out)
+    check_output(out.with_suffix(".png"))
     csvs = [p for p in sources if p.is_file()]
     runs = [p for p in sources if p.is_dir()]
     if csvs and runs:
@@ -88,12 +92,20 @@ def _read_points(points: Path) -> list:
     from motionkit.scaling.fit import load_points_csv
 
     try:
-        return load_points_csv(points)
-    except (KeyError, ValueError, UnicodeDecodeError) as exc:
+        rows = load_points_csv(points)
+    except (KeyError, ValueError, UnicodeDecodeError, OverflowError) as exc:
         raise MotionkitError(
             f"{points} is not a table of compute-optimal points ({type(exc).__name__}: {exc}); "
             "expected columns log10_flops, non_vocab_params, vocab_params, normalized_loss"
         ) from None
+    for number, row in enumerate(rows, 2):  # line 1 is the header
+        values = (row.flops, row.loss, row.non_vocab, row.vocab, row.tokens)
+        if not all(math.isfinite(v) for v in values):
+            raise MotionkitError(
+                f"{points} line {number}: every number must be finite, got NaN or inf; "
+                "fix or remove that row"
+            )
+    return rows
 
 
 def _fit_points(rows: list, out: Path, n_boot: int, seed: int, curves: list | None) -> None:
@@ -104,7 +116,12 @@ def _fit_points(rows: list, out: Path, n_boot: int, seed: int, curves: list | No
 
     if len(rows) < 3:
         raise MotionkitError(f"{len(rows)} compute-optimal points; a fit needs at least 3")
-    result = fit_all(rows, n_boot=n_boot, seed=seed)
+    try:
+        result = fit_all(rows, n_boot=n_boot, seed=seed)
+    except ValueError as exc:
+        raise MotionkitError(
+            f"cannot fit the {len(rows)} compute-optimal points: {str(exc).splitlines()[0]}"
+        ) from None
     atomic_write_text(out, result.to_json())
     plot_fit(result, rows, out.with_suffix(".png"), curves=curves)
     console.out.print(result.summary())
@@ -119,7 +136,13 @@ def _fit_points(rows: list, out: Path, n_boot: int, seed: int, curves: list | No
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A fit written by 'motionkit scaling fit' (default: ScaMo's published constants).",
 )
-@click.option("--batch-size", default=256, show_default=True, help="For the suggested command.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="For the suggested command.",
+)
 @click.option(
     "--sweep",
     "sweep_dir",
@@ -137,8 +160,8 @@ def predict(
     from motionkit.scaling.predict import predict as run_predict
     from motionkit.scaling.predict import predict_for_sweep
 
-    if not flops > 0:
-        raise MotionkitError(f"--flops must be positive, got {flops}")
+    if not (flops > 0 and math.isfinite(flops)):
+        raise MotionkitError(f"--flops must be a positive finite number, got {flops}")
     if fit_file is None:
         result = paper_fit()
     else:
@@ -156,7 +179,13 @@ def predict(
                 f"{sweep_dir} has no readable sweep.json ({type(exc).__name__}); give the --out "
                 "folder of 'motionkit scaling sweep' (run or resume the sweep to write it)"
             ) from None
-        prediction = predict_for_sweep(result, flops, plan)
+        try:
+            prediction = predict_for_sweep(result, flops, plan)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise MotionkitError(
+                f"{sweep_dir / 'sweep.json'} is not a plan written by 'motionkit scaling sweep' "
+                f"({type(exc).__name__}: {exc}); run or resume the sweep to rewrite it"
+            ) from None
     else:
         prediction = run_predict(result, flops, batch_size=batch_size)
     if as_json:
@@ -213,7 +242,10 @@ def sweep(
     filesystem the cluster's nodes share.
     """
     from motionkit.errors import MotionkitError
+    from motionkit.io import check_output
     from motionkit.scaling.sweep import Grid, Launcher, run_sweep
+
+    check_output(out, folder=True)
 
     for name, value in (("--time-min", time_min), ("--cpus-per-run", cpus_per_run),
                         ("--mem-gb", mem_gb), ("--max-parallel", max_parallel)):  # fmt: skip

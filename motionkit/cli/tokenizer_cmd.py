@@ -28,12 +28,25 @@ def eval_tokenizer(run: Path, data: Path, split: str, out: Path | None) -> None:
     import torch
 
     from motionkit.data.humanml3d import read_folder
-    from motionkit.io import atomic_write_text
+    from motionkit.errors import MotionkitError
+    from motionkit.io import atomic_write_text, check_output
     from motionkit.tokenizer.evaluate import evaluate, normalised_clips
     from motionkit.tokenizer.run import load_tokenizer
 
+    if out is not None:  # the default, RUN/eval-SPLIT.json, is the run's own result: refreshed
+        check_output(out)
     model, mean, std, _ = load_tokenizer(run)
     dataset = read_folder(data, split)
+    if not dataset.clips:
+        raise MotionkitError(
+            f"split {split!r} of {data} has no readable clip of 40 to 199 frames to evaluate; "
+            "fix its new_joint_vecs/*.npy files or choose another --split"
+        )
+    if dataset.feature_dim != mean.shape[0]:
+        raise MotionkitError(
+            f"{data} has {dataset.feature_dim}-d features, but the tokenizer {run} was trained "
+            f"on {mean.shape[0]}-d ones; use a dataset of the same layout"
+        )
     metrics = evaluate(model, normalised_clips(dataset, mean, std), mean, std, torch.device("cpu"))
     q = model.quantizer
     result = {
@@ -72,7 +85,17 @@ def tokenize(run: Path, data: Path, split: str, mirrors: bool, out: Path | None)
     Output: tokens-SPLIT.npz (one int64 array per clip id, (T') or (T', Q)) and
     unigram-SPLIT.json (code counts plus one END per sequence, for the normalised loss).
     """
+    from motionkit.errors import MotionkitError
+    from motionkit.io import check_output
     from motionkit.tokenizer.export import export_tokens
 
+    if out is not None:  # the default, RUN/tokens, is the run's own cache: refreshed
+        check_output(out, folder=True)
+        for name in (f"tokens-{split}.npz", f"unigram-{split}.json"):
+            if (out / name).exists():
+                raise MotionkitError(
+                    f"{out} already holds {name}; choose a new --out or delete it "
+                    "(nothing was overwritten)"
+                )
     tokens, table, folder = export_tokens(run, data, split, mirrors=mirrors, out=out)
     console.out.print(f"{len(tokens)} sequences, {table['tokens']} tokens -> {folder}")

@@ -153,7 +153,15 @@ def read_split(root: str | Path, split: str) -> list[str]:
         raise DatasetError(
             f"no split file {path}; available splits: {', '.join(available) or 'none'}"
         )
-    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DatasetError(
+            f"{path} is not UTF-8 text; it should list one clip id per line"
+        ) from None
+    except OSError as exc:
+        raise DatasetError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return [line.strip() for line in text.splitlines() if line.strip()]
 
 
 def write_stats(root: str | Path, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
@@ -169,7 +177,16 @@ def write_stats(root: str | Path, split: str = "train") -> tuple[np.ndarray, np.
     for clip_id in read_split(root, split):
         path = root / FEATURES_DIR / f"{clip_id}.npy"
         if path.is_file():
-            arrays.append(load_npy(path))
+            array = load_npy(path)
+            if array.ndim != 2 or (arrays and array.shape[1] != arrays[0].shape[1]):
+                expected = f"(T, {arrays[0].shape[1]})" if arrays else "(T, D)"
+                raise DatasetError(
+                    f"{path} has shape {array.shape}, expected {expected} like the clips before "
+                    "it; every clip of a dataset needs the same feature layout"
+                )
+            if not np.isfinite(array).all():
+                raise DatasetError(f"{path} contains NaN or inf values; fix or remove the clip")
+            arrays.append(array)
     if not arrays:
         raise DatasetError(f"split {split!r} of {root} has no readable clips to compute stats")
     mean, std = feature_stats(arrays)

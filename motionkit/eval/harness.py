@@ -55,6 +55,11 @@ class EvalSettings:
         for name in ("replications", "batch_size", "diversity_pairs", "mm_pairs"):
             if getattr(self, name) < 1:
                 raise MotionkitError(f"--{name.replace('_', '-')} must be at least 1")
+        if self.batch_size < 3:
+            raise MotionkitError(
+                f"--batch-size must be at least 3 (R-precision ranks the top 3 of a batch), "
+                f"got {self.batch_size}"
+            )
         if self.mm_texts < 0 or self.mm_repeats < 0:
             raise MotionkitError("--mm-texts and --mm-repeats must not be negative")
 

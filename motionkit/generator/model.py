@@ -92,7 +92,7 @@ def resolve_tokenizer(run_dir: Path, written: str) -> Path:
     candidates = [Path(written), run_dir / written] if written else [run_dir.parent / "tokenizer"]
     for path in candidates:
         if (path / CONFIG_FILENAME).is_file():
-            return path
+            return _tokenizer_run(path, written)
     if not written:
         raise MotionkitError(
             "the generator needs a tokenizer run: pass --tokenizer RUN (a folder made by "
@@ -102,6 +102,29 @@ def resolve_tokenizer(run_dir: Path, written: str) -> Path:
         f"tokenizer run {written!r} not found (no config.json there); train one with "
         "'motionkit train --stage tokenizer' or fix --tokenizer"
     )
+
+
+def _tokenizer_run(path: Path, written: str) -> Path:
+    """``path`` when it is a tokenizer run, the ``tokenizer/`` folder of a pipeline run; any
+    other run (a generator, an evaluator) is a one-line error."""
+    from motionkit.config.run import load_config_file
+
+    stage = load_config_file(path / CONFIG_FILENAME).get("stage")
+    if stage == "pipeline" and (path / "tokenizer" / CONFIG_FILENAME).is_file():
+        return path / "tokenizer"
+    if stage != "tokenizer":
+        raise MotionkitError(
+            f"tokenizer run {written or str(path)!r} is {_a_stage(stage)} run, not a tokenizer "
+            "run; pass a folder made by 'motionkit train --stage tokenizer' (or a pipeline run)"
+        )
+    return path
+
+
+def _a_stage(stage: object) -> str:
+    """``"a 'generator'"``, ``"an 'evaluator'"``; ``"an unknown"`` when it is not a name."""
+    if not isinstance(stage, str):
+        return "an unknown"
+    return ("an " if stage[:1] in "aeiou" else "a ") + repr(stage)
 
 
 def save_vocab(run_dir: Path, vocab: Vocabulary, tokenizer: Path, frames_per_token: int) -> None:
@@ -156,7 +179,7 @@ def load_generator(run: str | Path, device: str | torch.device = "cpu") -> Loade
     config = RunConfig.load(run_dir)
     if config.stage != "generator":
         raise MotionkitError(
-            f"{run_dir} is a {config.stage!r} run, not a generator run; pass the run folder "
+            f"{run_dir} is {_a_stage(config.stage)} run, not a generator run; pass the run folder "
             "made by 'motionkit train' (or its generator/ folder)"
         )
     if not (run_dir / MODEL_FILE).is_file():

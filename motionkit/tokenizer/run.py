@@ -27,7 +27,15 @@ from motionkit.errors import MotionkitError
 from motionkit.tokenizer.vae import MotionVAE
 from motionkit.train.checkpoint import METRICS_FILE, MODEL_FILE, load_weights
 
-__all__ = ["METRICS_FILE", "MODEL_FILE", "build_vae", "load_npy", "load_tokenizer", "save_stats"]
+__all__ = [
+    "METRICS_FILE",
+    "MODEL_FILE",
+    "build_vae",
+    "load_npy",
+    "load_tokenizer",
+    "save_stats",
+    "tokenizer_dir",
+]
 
 MEAN_FILE = "mean.npy"
 STD_FILE = "std.npy"
@@ -45,6 +53,14 @@ def save_stats(run_dir: Path, mean: np.ndarray, std: np.ndarray) -> None:
     save_npy(run_dir / STD_FILE, std.astype(np.float32))
 
 
+def tokenizer_dir(run_dir: str | Path) -> Path:
+    """``run_dir``, or the ``tokenizer/`` folder of a pipeline run."""
+    run_dir = Path(run_dir)
+    if not (run_dir / MODEL_FILE).is_file() and (run_dir / "tokenizer" / MODEL_FILE).is_file():
+        return run_dir / "tokenizer"
+    return run_dir
+
+
 def load_tokenizer(
     run_dir: str | Path, device: str | torch.device = "cpu"
 ) -> tuple[MotionVAE, np.ndarray, np.ndarray, RunConfig]:
@@ -52,9 +68,7 @@ def load_tokenizer(
 
     ``run_dir`` is a tokenizer run, or a pipeline run whose ``tokenizer/`` folder is used.
     """
-    run_dir = Path(run_dir)
-    if not (run_dir / MODEL_FILE).is_file() and (run_dir / "tokenizer" / MODEL_FILE).is_file():
-        run_dir = run_dir / "tokenizer"
+    run_dir = tokenizer_dir(run_dir)
     weights = run_dir / MODEL_FILE
     if not weights.is_file():
         raise MotionkitError(
@@ -63,8 +77,40 @@ def load_tokenizer(
         )
     config = RunConfig.load(run_dir)
     if config.stage != "tokenizer":
-        raise MotionkitError(f"{run_dir} is a {config.stage!r} run, not a tokenizer run")
+        article = "an" if config.stage[:1] in "aeiou" else "a"
+        raise MotionkitError(
+            f"{run_dir} is {article} {config.stage!r} run, not a tokenizer run; pass a folder "
+            "made by 'motionkit train --stage tokenizer' (or a pipeline run)"
+        )
     mean, std = load_npy(run_dir / MEAN_FILE), load_npy(run_dir / STD_FILE)
+    _check_stats(run_dir, mean, std)
     model = build_vae(config, int(mean.shape[0]))
     load_weights(weights, model)
     return model.to(device).eval(), mean, std, config
+
+
+def _check_stats(run_dir: Path, mean: np.ndarray, std: np.ndarray) -> None:
+    """The saved statistics are two finite ``(D,)`` arrays of a known feature layout."""
+    from motionkit.motion.skeleton import KIT21, SMPL22
+
+    widths = (SMPL22.feature_dim, KIT21.feature_dim)
+    for name, stat in ((MEAN_FILE, mean), (STD_FILE, std)):
+        if (
+            stat.ndim != 1
+            or stat.shape[0] not in widths
+            or not np.issubdtype(stat.dtype, np.number)
+        ):
+            raise MotionkitError(
+                f"{run_dir / name} holds a {stat.dtype} array of shape {stat.shape}, not the "
+                f"({widths[0]},) or ({widths[1]},) statistics the tokenizer was trained with; "
+                "restore it from the run's training data"
+            )
+        if not np.isfinite(stat).all():
+            raise MotionkitError(
+                f"{run_dir / name} contains NaN or inf; restore it from the run's training data"
+            )
+    if mean.shape != std.shape:
+        raise MotionkitError(
+            f"{run_dir / MEAN_FILE} and {STD_FILE} differ in shape ({mean.shape} vs {std.shape}); "
+            "restore them from the run's training data"
+        )
