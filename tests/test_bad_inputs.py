@@ -677,6 +677,7 @@ CASES = [
         setup=bad_data(lambda root: truncate(root / "Mean.npy", 0.05)),
     ),
     case("data-info-fps-zero", "data info {corpus} --fps 0", "'--fps'"),
+    case("data-info-fps-nan", "data info {corpus} --fps nan", "--fps"),
     case(
         "data-info-lengths-swapped",
         "data info {corpus} --min-len 50 --max-len 10",

@@ -153,6 +153,8 @@ def info(root: Path, split: str, fps: float, min_len: int, max_len: int) -> None
     """Summarise a dataset folder: clips, frames, duration, captions, statistics."""
     from motionkit.data.humanml3d import read_folder
 
+    if fps != fps:  # NaN passes click's range check
+        raise click.UsageError("--fps must be a number of frames per second, got nan")
     if max_len <= min_len:
         raise click.UsageError(f"--max-len ({max_len}) must be greater than --min-len ({min_len})")
     ds = read_folder(root, split, fps=fps, min_len=min_len, max_len=max_len)
