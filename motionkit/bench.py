@@ -107,7 +107,9 @@ def _stage(
     step = checkpoint_step(final) if final.is_dir() else None
     if step is not None and step >= config["train"].max_steps:
         return
-    resume = (out / "config.json").is_file()
+    resume = (out / "config.json").is_file() and step is not None
+    if not resume and (out / "metrics.jsonl").exists():  # killed before its first checkpoint
+        (out / "metrics.jsonl").unlink()
     if resume:
         from motionkit.provenance import record_environment
 
