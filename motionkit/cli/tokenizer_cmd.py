@@ -27,26 +27,15 @@ def eval_tokenizer(run: Path, data: Path, split: str, out: Path | None) -> None:
     """Reconstruction L1, MPJPE (mm), codebook usage and perplexity of RUN on a split."""
     import torch
 
-    from motionkit.data.humanml3d import read_folder
-    from motionkit.errors import MotionkitError
     from motionkit.io import atomic_write_text, check_output
     from motionkit.tokenizer.evaluate import evaluate, normalised_clips
-    from motionkit.tokenizer.run import load_tokenizer
+    from motionkit.tokenizer.run import load_with_data
 
     if out is not None:  # the default, RUN/eval-SPLIT.json, is the run's own result: refreshed
         check_output(out)
-    model, mean, std, _ = load_tokenizer(run)
-    dataset = read_folder(data, split)
-    if not dataset.clips:
-        raise MotionkitError(
-            f"split {split!r} of {data} has no readable clip of 40 to 199 frames to evaluate; "
-            "fix its new_joint_vecs/*.npy files or choose another --split"
-        )
-    if dataset.feature_dim != mean.shape[0]:
-        raise MotionkitError(
-            f"{data} has {dataset.feature_dim}-d features, but the tokenizer {run} was trained "
-            f"on {mean.shape[0]}-d ones; use a dataset of the same layout"
-        )
+    model, mean, std, dataset = load_with_data(
+        run, data, split, needs="of 40 to 199 frames to evaluate"
+    )
     metrics = evaluate(model, normalised_clips(dataset, mean, std), mean, std, torch.device("cpu"))
     q = model.quantizer
     result = {

@@ -123,22 +123,13 @@ def export_tokens(
     Clips of every length are kept (no 40..200 frame filter) and caption spans become sub-clips,
     with the ids the dataset reader gives them. Returns ``(tokens, unigram table, folder)``.
     """
-    from motionkit.data.humanml3d import read_folder
-    from motionkit.tokenizer.run import load_tokenizer, tokenizer_dir
+    from motionkit.tokenizer.run import load_with_data, tokenizer_dir
 
     tokenizer_run = tokenizer_dir(tokenizer_run)  # a pipeline run: its tokenizer/ folder
-    model, mean, std, _ = load_tokenizer(tokenizer_run)
-    dataset = read_folder(data, split, min_len=1, max_len=10**9, include_mirrors=mirrors)
-    if not dataset.clips:
-        raise MotionkitError(
-            f"split {split!r} of {data} has no readable clip to tokenize; fix or replace its "
-            "new_joint_vecs/*.npy files"
-        )
-    if dataset.feature_dim != mean.shape[0]:
-        raise MotionkitError(
-            f"{data} has {dataset.feature_dim}-d features, but the tokenizer {tokenizer_run} "
-            f"was trained on {mean.shape[0]}-d ones; use a dataset of the same layout"
-        )
+    model, mean, std, dataset = load_with_data(
+        tokenizer_run, data, split, needs="to tokenize", min_len=1, max_len=10**9,
+        include_mirrors=mirrors,
+    )  # fmt: skip
     tokens = encode_dataset(model, mean, std, dataset)
     q = model.quantizer
     table = {

@@ -17,6 +17,7 @@ never unpickles: weights are safetensors, configs JSON, statistics ``.npy`` with
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -114,3 +115,27 @@ def _check_stats(run_dir: Path, mean: np.ndarray, std: np.ndarray) -> None:
             f"{run_dir / MEAN_FILE} and {STD_FILE} differ in shape ({mean.shape} vs {std.shape}); "
             "restore them from the run's training data"
         )
+
+
+def load_with_data(
+    run: str | Path, data: str | Path, split: str, *, needs: str, **read_options: Any
+) -> tuple[MotionVAE, np.ndarray, np.ndarray, Any]:
+    """A tokenizer run and a split of a dataset it can read: ``(model, mean, std, dataset)``.
+
+    ``needs`` says which clips are wanted, for the message when there are none; a dataset of
+    another feature width than the tokenizer's is refused in one line."""
+    from motionkit.data.humanml3d import read_folder
+
+    model, mean, std, _ = load_tokenizer(run)
+    dataset = read_folder(data, split, **read_options)
+    if not dataset.clips:
+        raise MotionkitError(
+            f"split {split!r} of {data} has no readable clip {needs}; fix its "
+            "new_joint_vecs/*.npy files or choose another split"
+        )
+    if dataset.feature_dim != mean.shape[0]:
+        raise MotionkitError(
+            f"{data} has {dataset.feature_dim}-d features, but the tokenizer {run} was trained "
+            f"on {mean.shape[0]}-d ones; use a dataset of the same layout"
+        )
+    return model, mean, std, dataset
