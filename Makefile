@@ -48,7 +48,7 @@ demo: install
 	@echo "  $(DEMO_DIR)/scaling-fit.png    a scaling mini-fit on a 3-shape sweep ($(DEMO_DIR)/sweep)"
 	@echo "Go further:"
 	@echo "  $(BIN)/motionkit generate $(DEMO_DIR)/run \"your caption\" --out my-samples"
-	@echo "  $(BIN)/motionkit data prepare-bvh YOUR_BVH_FOLDER --out my-data   (docs: Preparing your own mocap)"
+	@echo "  $(BIN)/motionkit data prepare-bvh YOUR_BVH_FOLDER --skeleton MAP --out my-data   (docs: Preparing your own mocap)"
 	@echo "  $(BIN)/motionkit train --config scamo --data HumanML3D --text-encoder.path FLAN_T5_XL"
 	@echo "  $(BIN)/motionkit bench --suite combinations      (every tokenizer x backbone)"
 	@echo "  make docs                                          (the documentation site)"

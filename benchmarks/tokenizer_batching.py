@@ -17,6 +17,7 @@ import json
 import os
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -86,7 +87,7 @@ def main() -> None:
         })  # fmt: skip
     record = {
         "benchmark": "tokenizer_batching",
-        "command": "python benchmarks/tokenizer_batching.py",
+        "command": "python benchmarks/tokenizer_batching.py " + " ".join(sys.argv[1:]),
         "clips": args.clips,
         "frames": args.frames,
         "torch": torch.__version__,
