@@ -74,7 +74,8 @@ def test_combinations_suite_trains_every_cell_and_resumes(tmp_path, monkeypatch)
     generate_corpus(corpus, 60, seed=2)
     monkeypatch.setattr(bench, "COMBO_EXTRA", ("--max-steps", "3", "--batch-size", "8",
                                                "--eval-every", "3"))  # fmt: skip
-    monkeypatch.setattr(bench, "COMBO_EVAL", {"batch_size": 4, "replications": 2, "mm_texts": 2,
+    # no batch size given: the suite fits R-precision batches to the small test split
+    monkeypatch.setattr(bench, "COMBO_EVAL", {"replications": 2, "mm_texts": 2,
                                               "mm_repeats": 2, "diversity_pairs": 3})  # fmt: skip
     record = bench.run_suite("combinations", tmp_path / "w", tmp_path / "results", data=corpus)
     cells = record["result"]["cells"]
@@ -87,6 +88,7 @@ def test_combinations_suite_trains_every_cell_and_resumes(tmp_path, monkeypatch)
     assert all(0 <= c["model"]["top3"]["mean"] <= 1 and c["sample_tokens_per_s"] > 0 for c in cells)
     table = (tmp_path / "results" / f"bench-combinations-{corpus.name}.md").read_text()
     assert table.count("| fsq") == 3 and "Real motion" in table
+    assert "R-precision over batches of" in table and "batches of 32" not in table
     # finished cells are kept: a second run trains nothing and gives the same table
     stamp = (tmp_path / "w" / f"combinations-{corpus.name}" / "cells").stat().st_mtime_ns
     again = bench.run_suite("combinations", tmp_path / "w", tmp_path / "results", data=corpus)
