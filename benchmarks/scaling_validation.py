@@ -161,7 +161,6 @@ def main() -> None:
         run = work / "validation" / f"{model['name']}-{target:.2e}"
         cmd = alt["command"].split()
         job_args = tuple(cmd[cmd.index("--backbone.dim") :])
-        job_args = tuple(a for a in job_args)
         Launcher().run(
             [Job("generator", str(data), ("--tokenizer", plan["tokenizers"]["8x6x5"],
                                           *job_args), str(run), alt["max_steps"])],
@@ -170,7 +169,7 @@ def main() -> None:
         val = final_val(run)
         logged = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
         rate = [r["tokens_per_s"] for r in logged if r.get("split") == "train"][-1]
-        predicted = float(fit["loss"].fit.__call__(val["paper_flops"]))
+        predicted = float(fit["loss"].fit(val["paper_flops"]))
         checks.append({
             "model": model["name"], "predicted_shape": index == chosen,
             "steps": alt["max_steps"], "flops": val["paper_flops"], "lu": val["lu"],
