@@ -26,6 +26,7 @@ from motionkit.motion import (
     SMPL22,
     InvalidMotionError,
     extract_features,
+    extract_features_many,
     feature_slices,
     recover_from_ric,
     recover_from_rot,
@@ -218,3 +219,33 @@ def test_bad_features_are_clear_errors() -> None:
         recover_from_ric(bad)
     with pytest.raises(ValueError, match="leg length"):
         extract_features(np.zeros((4, 22, 3)))
+
+
+def test_extract_features_many_equals_each_clip_to_the_bit() -> None:
+    rng = np.random.default_rng(3)
+    long = chain_motion(SMPL22, frames=120, batch=(12,))
+    clips = [long[i, : rng.integers(2, 121)].astype(np.float32) for i in range(12)]
+    clips += [long[0, :57], long[1, :2]]  # float64 clips form their own groups
+    for workers in (1, 2):
+        many = extract_features_many(clips, max_batch=4, workers=workers)
+        assert len(many) == len(clips)
+        for clip, got in zip(clips, many, strict=True):
+            want = extract_features(clip)
+            assert got.dtype == want.dtype and got.shape == want.shape == (len(clip) - 1, 263)
+            np.testing.assert_array_equal(got, want)
+    kit = chain_motion(KIT21, frames=50, batch=(2,))
+    for clip, got in zip(kit, extract_features_many([kit[0], kit[1, :31]], KIT21), strict=True):
+        np.testing.assert_array_equal(got, extract_features(clip[: len(got) + 1], KIT21))
+    assert extract_features_many([]) == []
+
+
+def test_extract_features_many_names_the_bad_clip() -> None:
+    good = chain_motion(SMPL22, frames=10)
+    bad = good.copy()
+    bad[3, 4, 1] = np.nan
+    with pytest.raises(InvalidMotionError, match=r"^clip 1: .*NaN|^clip 1: .*finite"):
+        extract_features_many([good, bad])
+    with pytest.raises(InvalidMotionError, match="single clips"):
+        extract_features_many([good[None]])
+    with pytest.raises(ValueError, match="max_batch"):
+        extract_features_many([good], max_batch=0)

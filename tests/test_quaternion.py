@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
 from motionkit.motion import quaternion as quat
 from motionkit.motion.kinematics import (
+    chain_bones,
     forward_kinematics,
     forward_kinematics_chains,
     inverse_kinematics,
     inverse_kinematics_chains,
+    relay_bones,
 )
 from motionkit.motion.skeleton import KIT21, SMPL22
 
@@ -207,3 +211,59 @@ def test_parent_relative_ik_matches_single_child_bones_of_any_motion() -> None:
     np.testing.assert_allclose(
         unit(direction(back, single)), unit(direction(joints, single)), atol=1e-10
     )
+
+
+def sequential_chain_ik(joints: np.ndarray, skeleton, root: np.ndarray) -> np.ndarray:
+    """The published IK walked joint by joint (accumulating R = R * local), for comparison."""
+    quats = np.zeros((*joints.shape[:-1], 4))
+    quats[..., 0] = 1.0
+    quats[..., 0, :] = root
+    raw = skeleton.raw_offsets
+    for chain in skeleton.chains:
+        acc = root
+        for parent, child in itertools.pairwise(chain):
+            bone = joints[..., child, :] - joints[..., parent, :]
+            local = quat.multiply(quat.inverse(acc), quat.rotation_between(raw[child], bone))
+            quats[..., child, :] = local
+            acc = quat.multiply(acc, local)
+    return quats
+
+
+@pytest.mark.parametrize("skeleton", [SMPL22, KIT21], ids=["smpl22", "kit21"])
+def test_vectorised_chain_ik_equals_the_joint_by_joint_walk(skeleton) -> None:
+    joints = chain_motion(skeleton, frames=40, batch=(3,))
+    joints = joints + 0.01 * RNG.normal(size=joints.shape)  # bones no longer of reference length
+    quats = inverse_kinematics_chains(joints, skeleton)
+    np.testing.assert_allclose(
+        quats, sequential_chain_ik(joints, skeleton, quats[..., 0, :]), atol=1e-12
+    )
+    # A zero-length bone (a joint on its parent) gives the identity both ways.
+    joints[..., 5, :] = joints[..., skeleton.parents[5], :]
+    quats = inverse_kinematics_chains(joints, skeleton)
+    np.testing.assert_allclose(
+        quats, sequential_chain_ik(joints, skeleton, quats[..., 0, :]), atol=1e-12
+    )
+
+
+@pytest.mark.parametrize("skeleton", [SMPL22, KIT21], ids=["smpl22", "kit21"])
+def test_relay_bones_equals_ik_then_fk_with_other_offsets(skeleton) -> None:
+    joints = chain_motion(skeleton, frames=30, batch=(2,))
+    joints = joints + 0.02 * RNG.normal(size=joints.shape)
+    offsets = skeleton.offsets * RNG.uniform(0.5, 1.5, size=(skeleton.num_joints, 1))
+    root = joints[..., 0, :] * 1.3
+    expected = forward_kinematics_chains(
+        inverse_kinematics_chains(joints, skeleton), root, skeleton, offsets
+    )
+    np.testing.assert_allclose(relay_bones(joints, skeleton, offsets, root), expected, atol=1e-12)
+    # Bone directions are those of the input, lengths those of the offsets.
+    out = relay_bones(joints, skeleton, offsets, root)
+    children, parents, _ = chain_bones(skeleton)
+    got = out[..., children, :] - out[..., parents, :]
+    want = joints[..., children, :] - joints[..., parents, :]
+    np.testing.assert_allclose(
+        np.linalg.norm(got, axis=-1),
+        np.broadcast_to(np.linalg.norm(offsets[children], axis=-1), got.shape[:-1]),
+        atol=1e-12,
+    )
+    cosine = (got * want).sum(-1) / np.linalg.norm(got, axis=-1) / np.linalg.norm(want, axis=-1)
+    np.testing.assert_allclose(cosine, 1.0, atol=1e-12)

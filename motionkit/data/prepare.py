@@ -303,6 +303,50 @@ class CMUCaptions:
 # --------------------------------------------------------------------------------------------
 
 
+#: BVH files converted together: their joints go through one batched feature extraction.
+PREPARE_BATCH = 64
+
+
+def _bvh_to_joints(path: Path, joint_map: object | None, fps: float, min_frames: int) -> np.ndarray:
+    """Joints ``(T, 22, 3)`` float32 of one BVH file, retargeted to SMPL22 at ``fps``."""
+    from motionkit.motion.bvh import read_bvh
+    from motionkit.motion.retarget import detect_skeleton, get_joint_map, retarget
+
+    motion = read_bvh(path)
+    chosen = joint_map
+    if chosen is None:
+        guess = detect_skeleton(motion)
+        if guess is None:
+            raise MotionkitError(
+                "unknown skeleton (not cmu or bandai); pass --skeleton with a TOML joint map"
+            )
+        chosen = get_joint_map(guess)
+    joints = retarget(motion, chosen, fps=fps)
+    if len(joints) < min_frames:
+        raise MotionkitError(
+            f"too short: {len(joints)} frames at {fps:g} fps "
+            f"({motion.duration:.2f} s); at least {min_frames} needed"
+        )
+    return joints.astype(np.float32)
+
+
+def _features_of(joints: dict[Path, np.ndarray]) -> dict[Path, np.ndarray | Exception]:
+    """Features of every clip, batched; when the batch refuses a clip, each clip on its own."""
+    from motionkit.motion.features import extract_features, extract_features_many
+
+    paths = list(joints)
+    try:
+        return dict(zip(paths, extract_features_many([joints[p] for p in paths]), strict=True))
+    except Exception:  # find which clip: each one alone, its own error
+        results: dict[Path, np.ndarray | Exception] = {}
+        for path in paths:
+            try:
+                results[path] = extract_features(joints[path])
+            except Exception as exc:
+                results[path] = exc
+        return results
+
+
 def detect_captions(src: Path) -> CaptionSource:
     """The caption source for a folder: Bandai (``cfg/`` label files and ``*.json`` next to the
     BVH files), CMU (a ``labels.tsv``), else file names."""
@@ -430,9 +474,7 @@ def prepare_bvh_folder(
     Raises:
         MotionkitError: no BVH file under ``src``, an unknown skeleton, or nothing converted.
     """
-    from motionkit.motion.bvh import read_bvh
-    from motionkit.motion.features import extract_features
-    from motionkit.motion.retarget import detect_skeleton, get_joint_map, retarget
+    from motionkit.motion.retarget import get_joint_map
     from motionkit.motion.skeleton import SMPL22
 
     start = time.perf_counter()
@@ -450,38 +492,38 @@ def prepare_bvh_folder(
 
     report = PrepareReport(out=out, fps=fps)
     taken: set[str] = set()
-    for path in files:
-        name = str(path.relative_to(src))
-        try:
-            motion = read_bvh(path)
-            chosen = joint_map
-            if chosen is None:
-                guess = detect_skeleton(motion)
-                if guess is None:
+    for first in range(0, len(files), PREPARE_BATCH):
+        chunk = files[first : first + PREPARE_BATCH]
+        joints: dict[Path, np.ndarray] = {}
+        failed: dict[Path, str] = {}
+        for path in chunk:  # read and retarget one file at a time: a bad file is its own error
+            try:
+                joints[path] = _bvh_to_joints(path, joint_map, fps, min_frames)
+            except Exception as exc:  # one bad file never stops the folder; reported at the end
+                failed[path] = _reason(exc)
+        features = _features_of(joints)
+        for path in chunk:  # write in file order, so clip ids and splits do not depend on batching
+            name = str(path.relative_to(src))
+            try:
+                if path in failed:
+                    raise MotionkitError(failed[path])
+                feats = features[path]
+                if isinstance(feats, Exception):
+                    raise feats
+                if not np.isfinite(feats).all():
                     raise MotionkitError(
-                        "unknown skeleton (not cmu or bandai); "
-                        "pass --skeleton with a TOML joint map"
+                        "feature extraction gave NaN/inf values (degenerate pose?)"
                     )
-                chosen = get_joint_map(guess)
-            joints = retarget(motion, chosen, fps=fps)
-            if len(joints) < min_frames:
-                raise MotionkitError(
-                    f"too short: {len(joints)} frames at {fps:g} fps "
-                    f"({motion.duration:.2f} s); at least {min_frames} needed"
-                )
-            features = extract_features(joints.astype(np.float32))
-            if not np.isfinite(features).all():
-                raise MotionkitError("feature extraction gave NaN/inf values (degenerate pose?)")
-            texts = [t for t in source(path) if t.strip()] or fallback(path)
-            clip_id = _clip_id(path, src, taken)
-            write_clip(out, clip_id, features, captions=texts)
-        except Exception as exc:  # one bad file never stops the folder; reported at the end
-            report.skipped.append((name, _reason(exc)))
-        else:
-            report.converted.append(clip_id)
-            report.frames += int(features.shape[0])
-        if progress is not None:
-            progress(1)
+                texts = [t for t in source(path) if t.strip()] or fallback(path)
+                clip_id = _clip_id(path, src, taken)
+                write_clip(out, clip_id, feats, captions=texts)
+            except Exception as exc:
+                report.skipped.append((name, _reason(exc)))
+            else:
+                report.converted.append(clip_id)
+                report.frames += int(feats.shape[0])
+            if progress is not None:
+                progress(1)
     report.seconds = report.frames / fps
     if not report.converted:
         first = "; ".join(f"{n}: {r}" for n, r in report.skipped[:3])

@@ -7,6 +7,7 @@ Formats: HumanML3D 263-d and KIT-ML 251-d features (Guo et al., CVPR 2022); quat
 from motionkit.motion.features import (
     FEATURE_GROUPS,
     extract_features,
+    extract_features_many,
     feature_slices,
     recover_from_ric,
     recover_from_rot,
@@ -29,6 +30,7 @@ __all__ = [
     "InvalidMotionError",
     "Skeleton",
     "extract_features",
+    "extract_features_many",
     "facing_forward",
     "feature_slices",
     "forward_kinematics",

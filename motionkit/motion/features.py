@@ -23,6 +23,9 @@ foot_contact    feet      1.0 where the squared displacement of a foot joint < t
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
+
 import numpy as np
 
 from motionkit.motion import quaternion as quat
@@ -30,6 +33,7 @@ from motionkit.motion.kinematics import (
     facing_forward,
     forward_kinematics_chains,
     inverse_kinematics_chains,
+    relay_bones,
 )
 from motionkit.motion.skeleton import (
     KIT21,
@@ -124,9 +128,8 @@ def _uniform_skeleton(positions: np.ndarray, skeleton: Skeleton) -> np.ndarray:
             "for scaling is 0: pass real poses"
         )
     scale = (tgt_leg / src_leg).astype(positions.dtype)
-    quats = inverse_kinematics_chains(positions, skeleton)
     root = positions[..., 0, :] * scale[..., None, None]
-    return forward_kinematics_chains(quats, root, skeleton, tgt)
+    return relay_bones(positions, skeleton, tgt, root)
 
 
 def extract_features(
@@ -162,7 +165,7 @@ def extract_features(
     face = quat.rotation_between(forward0, np.array([0, 0, 1], dtype=dtype))
     pos = quat.rotate(face[..., None, None, :], pos)  # global positions
 
-    step = np.square(pos[..., 1:, :, :] - pos[..., :-1, :, :]).sum(-1)  # (..., T-1, J)
+    step = quat._sum_last(np.square(pos[..., 1:, :, :] - pos[..., :-1, :, :]))  # (..., T-1, J)
     feet = list(skeleton.feet_left + skeleton.feet_right)
     contacts = (step[..., feet] < skeleton.contact_threshold).astype(dtype)
 
@@ -191,6 +194,81 @@ def extract_features(
         contacts,
     ]
     return np.concatenate([p.astype(out_dtype, copy=False) for p in parts], axis=-1)
+
+
+def _default_workers() -> int:
+    try:
+        return min(len(os.sched_getaffinity(0)), 8)
+    except AttributeError:  # not on Linux
+        return min(os.cpu_count() or 1, 8)
+
+
+def extract_features_many(
+    clips: Sequence[np.ndarray],
+    skeleton: Skeleton = SMPL22,
+    published_float32: bool = True,
+    fix_yaw_wrap: bool = False,
+    max_batch: int = 32,
+    max_padding: float = 0.25,
+    workers: int | None = None,
+) -> list[np.ndarray]:
+    """``[extract_features(clip) for clip in clips]`` for clips of any lengths, in batches.
+
+    Clips are sorted by length and grouped (at most ``max_batch`` per group, the shortest at
+    least ``1 - max_padding`` of the longest); each is padded to its group's length by repeating
+    its last pose, and the group runs as one batch of ``extract_features``. Repeated last poses
+    change no feature of the clip's own frames: the floor is a minimum, the facing smoothing
+    extends the last pose at the edge anyway (mode ``'nearest'``) and every other step is per
+    frame, so each result equals the clip's own ``extract_features`` (tested to the bit). Clips
+    are validated one by one first, so a bad clip is reported with its index. Groups run on
+    ``workers`` threads (default: the CPUs this process may use, at most 8); numpy releases the
+    interpreter lock inside its array operations, so they run in parallel.
+    """
+    if max_batch < 1 or not 0 <= max_padding < 1:
+        raise ValueError("max_batch must be >= 1 and max_padding in [0, 1)")
+    checked = []
+    for i, clip in enumerate(clips):
+        try:
+            checked.append(validate_joints(clip, skeleton, min_frames=2))
+        except InvalidMotionError as exc:
+            raise InvalidMotionError(f"clip {i}: {exc}") from None
+    if any(c.ndim != 3 for c in checked):
+        raise InvalidMotionError("extract_features_many takes single clips (T, J, 3), not batches")
+    order = sorted(range(len(checked)), key=lambda i: (checked[i].dtype.str, -len(checked[i])))
+    groups: list[list[int]] = []
+    for i in order:
+        group = groups[-1] if groups else None
+        if (
+            group is None
+            or len(group) >= max_batch
+            or checked[i].dtype != checked[group[0]].dtype
+            or len(checked[i]) < (1 - max_padding) * len(checked[group[0]])
+        ):
+            groups.append([i])
+        else:
+            group.append(i)
+
+    def run(group: list[int]) -> np.ndarray:
+        longest = len(checked[group[0]])
+        padded = np.stack(
+            [np.pad(checked[i], ((0, longest - len(checked[i])), (0, 0), (0, 0)), mode="edge")
+             for i in group]
+        )  # fmt: skip
+        return extract_features(padded, skeleton, published_float32, fix_yaw_wrap)
+
+    workers = min(len(groups), _default_workers() if workers is None else max(1, workers))
+    if workers > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as pool:
+            batches = list(pool.map(run, groups))
+    else:
+        batches = [run(group) for group in groups]
+    results: list[np.ndarray | None] = [None] * len(checked)
+    for group, features in zip(groups, batches, strict=True):
+        for row, i in enumerate(group):
+            results[i] = features[row, : len(checked[i]) - 1]
+    return results  # type: ignore[return-value]
 
 
 def recover_root(

@@ -18,6 +18,7 @@ positions ``(..., T, 3)`` and joint positions ``(..., T, J, 3)`` in metres:
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -27,11 +28,14 @@ from motionkit.motion import quaternion as quat
 from motionkit.motion.skeleton import Skeleton
 
 __all__ = [
+    "bone_rotations",
+    "chain_bones",
     "facing_forward",
     "forward_kinematics",
     "forward_kinematics_chains",
     "inverse_kinematics",
     "inverse_kinematics_chains",
+    "relay_bones",
     "topological_order",
 ]
 
@@ -41,7 +45,7 @@ _FRONT = np.array([0.0, 0.0, 1.0])
 
 def _unit(v: np.ndarray) -> np.ndarray:
     """``v / |v|`` along the last axis; zero vectors stay zero."""
-    norm = np.linalg.norm(v, axis=-1, keepdims=True)
+    norm = quat._norm(v)
     return v / np.where(norm > 0, norm, 1)
 
 
@@ -55,7 +59,42 @@ def facing_forward(joints: np.ndarray, skeleton: Skeleton, hip_sign: float = 1.0
     r_hip, l_hip, r_sh, l_sh = skeleton.face_joints
     across = hip_sign * (joints[..., r_hip, :] - joints[..., l_hip, :])
     across = across + (joints[..., r_sh, :] - joints[..., l_sh, :])
-    return np.cross(_UP.astype(joints.dtype), _unit(across))
+    return quat._cross(_UP.astype(joints.dtype), _unit(across))
+
+
+def chain_bones(skeleton: Skeleton) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The bones of ``skeleton.chains`` in walking order: ``(children, parents, previous)``.
+
+    ``children[k]`` and ``parents[k]`` are the joints at either end of bone ``k``;
+    ``previous[k]`` is 0 for the first bone of a chain (whose accumulated rotation starts from
+    the root's) and ``1 + j`` when bone ``j`` precedes it on its chain.
+    """
+    return _chain_bones(skeleton.chains)
+
+
+@functools.lru_cache(maxsize=16)
+def _chain_bones(chains: tuple[tuple[int, ...], ...]) -> tuple[np.ndarray, ...]:
+    children, parents, previous = [], [], []
+    for chain in chains:
+        for k, (parent, child) in enumerate(itertools.pairwise(chain)):
+            previous.append(0 if k == 0 else len(children))  # 1 + index of the bone before
+            children.append(child)
+            parents.append(parent)
+    return tuple(np.array(a, dtype=np.intp) for a in (children, parents, previous))
+
+
+def bone_rotations(joints: np.ndarray, skeleton: Skeleton) -> np.ndarray:
+    """Accumulated chain rotations ``(..., T, K, 4)`` of the bones of ``chain_bones``.
+
+    ``rotation_between(raw_direction[child], p[child] - p[parent])`` for every bone at once, in
+    the dtype of ``joints``. Along a chain of the published IK, the accumulated rotation after
+    joint ``c`` is ``R * (inverse(R) * between_c)``, which is exactly this quaternion for unit
+    ``R``; computing it directly lets all bones be evaluated together instead of one at a time.
+    """
+    children, parents, _ = chain_bones(skeleton)
+    raw = skeleton.raw_offsets.astype(joints.dtype)
+    bones = joints[..., children, :] - joints[..., parents, :]
+    return quat.rotation_between(raw[children], bones)
 
 
 def inverse_kinematics_chains(
@@ -71,7 +110,8 @@ def inverse_kinematics_chains(
     of ``smooth_sigma`` frames (mode ``'nearest'``) when given, and frame 0's root set to the
     identity (``identity_first_root``), as published. Along each chain, for joint ``c[k+1]``:
     ``local = inverse(R) * rotation_between(raw_direction, p[c[k+1]] - p[c[k]])``, then
-    ``R = R * local``.
+    ``R = R * local``; ``R`` after a joint is that joint's ``rotation_between``
+    (``bone_rotations``), so every joint is solved in one vectorised step.
     Computed in the dtype of ``joints``.
     """
     forward = facing_forward(joints, skeleton, hip_sign=-1.0)
@@ -80,18 +120,33 @@ def inverse_kinematics_chains(
     root = quat.rotation_between(_unit(forward), _FRONT.astype(joints.dtype))
     if identity_first_root:
         root[..., 0, :] = quat.identity((), root.dtype)
+    children, _, previous = chain_bones(skeleton)
+    between = bone_rotations(joints, skeleton)
+    accumulated = np.concatenate([root[..., None, :], between], axis=-2)[..., previous, :]
     quats = np.zeros((*joints.shape[:-1], 4), dtype=joints.dtype)
     quats[..., 0] = 1.0
     quats[..., 0, :] = root
-    raw = skeleton.raw_offsets.astype(joints.dtype)
-    for chain in skeleton.chains:
-        acc = root
-        for parent, child in itertools.pairwise(chain):
-            bone = joints[..., child, :] - joints[..., parent, :]
-            local = quat.multiply(quat.inverse(acc), quat.rotation_between(raw[child], bone))
-            quats[..., child, :] = local
-            acc = quat.multiply(acc, local)
+    quats[..., children, :] = quat.multiply(quat.inverse(accumulated), between)
     return quats
+
+
+def relay_bones(
+    joints: np.ndarray, skeleton: Skeleton, offsets: np.ndarray, root_positions: np.ndarray
+) -> np.ndarray:
+    """``forward_kinematics_chains(inverse_kinematics_chains(joints), root_positions, offsets)``.
+
+    Lays ``offsets (J, 3)`` along the bone directions of ``joints (..., T, J, 3)`` from
+    ``root_positions (..., T, 3)`` (the published uniform-skeleton step). The accumulated FK
+    rotation of joint ``c`` equals its ``bone_rotations`` quaternion, so every bone is rotated
+    in one step and the chains are then summed; the root rotation drops out.
+    """
+    children, parents, _ = chain_bones(skeleton)
+    steps = quat.rotate(bone_rotations(joints, skeleton), offsets.astype(joints.dtype)[children])
+    out = np.zeros_like(joints)
+    out[..., 0, :] = root_positions
+    for k, (child, parent) in enumerate(zip(children.tolist(), parents.tolist(), strict=True)):
+        out[..., child, :] = out[..., parent, :] + steps[..., k, :]
+    return out
 
 
 def forward_kinematics_chains(

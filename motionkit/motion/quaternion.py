@@ -51,6 +51,27 @@ def _float(a: np.ndarray | list | tuple) -> np.ndarray:
     return a if a.dtype in (np.float32, np.float64) else a.astype(np.float64)
 
 
+def _sum_last(a: np.ndarray) -> np.ndarray:
+    """``a.sum(-1)`` for a short last axis, added left to right as numpy does, without the cost
+    of a strided reduction (each term is a whole-array operation)."""
+    total = a[..., 0].copy()
+    for i in range(1, a.shape[-1]):
+        total += a[..., i]
+    return total
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.cross(a, b)`` of ``(..., 3)`` vectors (broadcasting), component by component."""
+    a0, a1, a2 = a[..., 0], a[..., 1], a[..., 2]
+    b0, b1, b2 = b[..., 0], b[..., 1], b[..., 2]
+    return np.stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
+
+
+def _norm(a: np.ndarray) -> np.ndarray:
+    """``np.linalg.norm(a, axis=-1, keepdims=True)`` for a short last axis."""
+    return np.sqrt(_sum_last(a * a))[..., None]
+
+
 def identity(shape: tuple[int, ...] = (), dtype: type = np.float64) -> np.ndarray:
     """Identity quaternions ``(*shape, 4)``."""
     q = np.zeros((*shape, 4), dtype=dtype)
@@ -61,7 +82,7 @@ def identity(shape: tuple[int, ...] = (), dtype: type = np.float64) -> np.ndarra
 def normalize(q: np.ndarray) -> np.ndarray:
     """Unit-length quaternions (or vectors): ``q / |q|`` along the last axis."""
     q = _float(q)
-    return q / np.linalg.norm(q, axis=-1, keepdims=True)
+    return q / _norm(q)
 
 
 def inverse(q: np.ndarray) -> np.ndarray:
@@ -90,8 +111,8 @@ def rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Rotate vectors ``v (..., 3)`` by unit quaternions ``q (..., 4)`` (broadcasting)."""
     q, v = _float(q), _float(v)
     w, u = q[..., :1], q[..., 1:]
-    uv = np.cross(u, v)
-    return v + 2.0 * (w * uv + np.cross(u, uv))
+    uv = _cross(u, v)
+    return v + 2.0 * (w * uv + _cross(u, uv))
 
 
 def rotation_between(v0: np.ndarray, v1: np.ndarray, dtype: type | None = None) -> np.ndarray:
@@ -106,10 +127,10 @@ def rotation_between(v0: np.ndarray, v1: np.ndarray, dtype: type | None = None) 
     if dtype is not None:
         v0, v1 = v0.astype(dtype, copy=False), v1.astype(dtype, copy=False)
     v0, v1 = np.broadcast_arrays(v0, v1)
-    n0, n1 = (v0 * v0).sum(-1), (v1 * v1).sum(-1)
-    w = np.sqrt(n0 * n1) + (v0 * v1).sum(-1)
-    q = np.concatenate([w[..., None], np.cross(v0, v1)], axis=-1)
-    norm = np.linalg.norm(q, axis=-1, keepdims=True)
+    n0, n1 = _sum_last(v0 * v0), _sum_last(v1 * v1)
+    w = np.sqrt(n0 * n1) + _sum_last(v0 * v1)
+    q = np.concatenate([w[..., None], _cross(v0, v1)], axis=-1)
+    norm = _norm(q)
     tiny = np.finfo(q.dtype).tiny ** 0.5
     degenerate = norm[..., 0] <= tiny * np.maximum(n0 * n1, tiny) ** 0.5
     if not degenerate.any():
@@ -147,7 +168,7 @@ def quat_to_matrix(q: np.ndarray) -> np.ndarray:
     """Rotation matrices ``(..., 3, 3)`` of quaternions ``(..., 4)`` (normalised first)."""
     q = _float(q)
     w, x, y, z = np.moveaxis(q, -1, 0)
-    s = 2.0 / (q * q).sum(-1)
+    s = 2.0 / _sum_last(q * q)
     m = np.stack(
         [
             1 - s * (y * y + z * z),

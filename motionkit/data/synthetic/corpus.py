@@ -191,13 +191,15 @@ class SynthReport:
 def _write_clips(out: Path, seed: int, indices: Sequence[int]) -> list[dict]:
     """Render, extract and write clips ``indices`` of a corpus; return their manifest rows."""
     from motionkit.data import layout
-    from motionkit.motion.features import extract_features
+    from motionkit.motion.features import extract_features_many
 
+    clips = [generate_clip(np.random.default_rng([seed, i])) for i in indices]
+    # One batch per chunk (the chunks already run in parallel processes).
+    features = extract_features_many([clip.joints for clip in clips], workers=1)
     rows = []
-    for i in indices:
-        clip = generate_clip(np.random.default_rng([seed, i]))
+    for i, clip, feats in zip(indices, clips, features, strict=True):
         clip_id = f"{i:06d}"
-        layout.write_clip(out, clip_id, extract_features(clip.joints), clip.captions)
+        layout.write_clip(out, clip_id, feats, clip.captions)
         rows.append({"id": clip_id, "frames": clip.frames, **clip.spec.to_dict()})
     return rows
 
