@@ -29,6 +29,7 @@ SECTIONS = (
     ("bench-scaling.md", "The scaling suite"),
     ("tokenizer_quality.md", "Tokenizer quality"),
     ("tokenizer_batching.md", "Tokenizer speed: batched vs one clip at a time"),
+    ("features_vs_published.md", "Feature extraction: batched vs the published per-clip code"),
     ("tokenizer_throughput.md", "Tokenizer throughput"),
     ("generator_speed.md", "Generator speed"),
 )
