@@ -228,3 +228,20 @@ def test_batched_encoding_equals_one_clip_at_a_time(trained, corpus):
     assert list(batched) == [c.id for c in dataset.clips]
     for key, codes in alone.items():
         np.testing.assert_array_equal(batched[key], codes)
+
+
+def test_batched_evaluation_equals_one_clip_at_a_time(trained, corpus):
+    """Validation runs clips of one cut length together; the metrics are those of each alone."""
+    from motionkit.data.humanml3d import read_folder
+    from motionkit.tokenizer.evaluate import evaluate, normalised_clips
+    from motionkit.tokenizer.run import load_tokenizer
+
+    model, mean, std, _ = load_tokenizer(trained)
+    clips = normalised_clips(read_folder(corpus, "all", min_len=1, max_len=10**9), mean, std)
+    cut = [len(c) - len(c) % model.frames_per_token for c in clips]
+    assert len(set(cut)) < len(cut)  # some clips share a cut length: batches of more than one
+    batched = evaluate(model, clips, mean, std, torch.device("cpu"))
+    alone = evaluate(model, clips, mean, std, torch.device("cpu"), batch_size=1)
+    assert batched["usage"] == alone["usage"] and batched["perplexity"] == alone["perplexity"]
+    for key in ("l1", "mpjpe_mm"):
+        assert batched[key] == pytest.approx(alone[key], rel=1e-6)

@@ -27,28 +27,39 @@ def evaluate(
     mean: np.ndarray,
     std: np.ndarray,
     device: torch.device,
+    batch_size: int = 32,
 ) -> dict[str, float]:
-    """L1 (normalised), MPJPE (mm), codebook usage and perplexity over whole clips."""
+    """L1 (normalised), MPJPE (mm), codebook usage and perplexity over whole clips.
+
+    Each clip is cut to a multiple of the frames per token; clips of one cut length run through
+    the model together (up to ``batch_size``), which gives each clip what it gets alone (no
+    padding is involved) at a fraction of the cost.
+    """
     skeleton = skeleton_for_feature_dim(model.feature_dim)
     was_training = model.training
     model.eval()
     l1_sum = l1_count = 0.0
     errors, weights, codes = [], [], []
+    by_length: dict[int, list[np.ndarray]] = {}
+    for clip in clips:
+        frames = len(clip) - len(clip) % model.frames_per_token
+        if frames >= model.frames_per_token:
+            by_length.setdefault(frames, []).append(clip[:frames])
     with torch.no_grad():
-        for clip in clips:
-            frames = len(clip) - len(clip) % model.frames_per_token
-            if frames < model.frames_per_token:
-                continue
-            x = torch.from_numpy(clip[:frames]).to(device)[None]
-            out = model(x)
-            recon = out.reconstruction[0].cpu().numpy()
-            l1_sum += float(np.abs(recon - clip[:frames]).sum())
-            l1_count += recon.size
-            pred = recover_from_ric(recon * std + mean, skeleton)
-            true = recover_from_ric(clip[:frames] * std + mean, skeleton)
-            errors.append(tm.mpjpe_mm(pred, true))
-            weights.append(frames)
-            codes.append(out.quantizer.indices[0].cpu().numpy())
+        for frames, group in sorted(by_length.items()):
+            for start in range(0, len(group), batch_size):
+                batch = np.stack(group[start : start + batch_size])
+                out = model(torch.from_numpy(batch).to(device))
+                recon = out.reconstruction.cpu().numpy()
+                l1_sum += float(np.abs(recon - batch).sum())
+                l1_count += recon.size
+                pred = recover_from_ric(recon * std + mean, skeleton)
+                true = recover_from_ric(batch * std + mean, skeleton)
+                for i in range(len(batch)):
+                    errors.append(tm.mpjpe_mm(pred[i], true[i]))
+                    weights.append(frames)
+                indices = out.quantizer.indices.cpu().numpy()
+                codes.append(indices.reshape(-1, *indices.shape[2:]))  # (B*T,) or (B*T, Q)
     model.train(was_training)
     if not codes:
         return {}
