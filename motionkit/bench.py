@@ -303,6 +303,9 @@ COMBO_WIDTH, COMBO_LAYERS, COMBO_HEADS = 128, 4, 4
 COMBO_TOKENIZER_STEPS, COMBO_GENERATOR_STEPS = 800, 400
 #: Options added to every training of the suite, and the protocol's settings (tests shrink both).
 COMBO_EXTRA: tuple[str, ...] = ()
+#: At most this many test items per cell (a random subset fixed by the seed; 0: all): the
+#: protocol generates one motion per item and replication, 9 cells x 20 replications.
+COMBO_MAX_ITEMS = 512
 COMBO_EVAL: dict[str, Any] = {"mm_texts": 20, "mm_repeats": 10}
 
 
@@ -340,7 +343,9 @@ def _last(run: Path, split: str) -> dict[str, Any]:
     return [r for r in map(json.loads, lines) if r.get("split") == split][-1]
 
 
-def suite_combinations(work: Path, seed: int, data: Path | None = None) -> dict[str, Any]:
+def suite_combinations(
+    work: Path, seed: int, data: Path | None = None, max_items: int | None = None
+) -> dict[str, Any]:
     """Every tokenizer (FSQ, VQ, RVQ) x every backbone (prefix-LM, decoder-only, encoder-decoder)
     on one dataset, evaluated with one evaluator: reconstruction, generation, Lu, speed."""
     import numpy as np
@@ -359,6 +364,7 @@ def suite_combinations(work: Path, seed: int, data: Path | None = None) -> dict[
     data = Path(data) if data is not None else _corpus(work, seed)
     cells_dir = work / "cells"
     options = dict(COMBO_EVAL)
+    options.setdefault("max_items", COMBO_MAX_ITEMS if max_items is None else max_items)
     if "batch_size" not in options:  # a small test split (the Bandai sample has 17) is one batch
         width = int(np.load(next(iter(sorted((data / "new_joint_vecs").glob("*.npy")))),
                             mmap_mode="r", allow_pickle=False).shape[-1])  # fmt: skip
@@ -407,12 +413,21 @@ def suite_combinations(work: Path, seed: int, data: Path | None = None) -> dict[
                     "model": result.to_dict()["rows"]["model"],
                     "real": result.to_dict()["rows"]["real"],
                     "multimodality": result.multimodality,
+                    "test_items": result.record["test_items"],
                 }  # fmt: skip
                 atomic_write_text(cell_file, json.dumps(cell, indent=2))
                 cells.append(cell)
                 advance(1)
     table = _combination_table(cells)
     table += f"\nR-precision over batches of {settings.batch_size} (32 is the standard).\n"
+    counts = {"used": 0, "available": 0}
+    if cells and "test_items" in cells[0]:
+        counts = cells[0]["test_items"]
+    if counts["available"] > counts["used"]:
+        table += (
+            f"Generation metrics on {counts['used']} of the {counts['available']} test items "
+            "(a random subset fixed by the seed; `--max-test-items 0` uses them all).\n"
+        )
     return {"data": str(data), "cells": cells, "markdown": table}
 
 
@@ -454,12 +469,18 @@ SUITES: dict[str, Callable[[Path, int], dict[str, Any]]] = {
 
 
 def run_suite(
-    name: str, work: Path, results: Path, seed: int = 0, data: Path | None = None
+    name: str,
+    work: Path,
+    results: Path,
+    seed: int = 0,
+    data: Path | None = None,
+    max_items: int | None = None,
 ) -> dict[str, Any]:
     """Run suite ``name``; append its record to ``results/bench.jsonl``; return the record.
 
     ``data`` (a prepared HumanML3D-layout folder) replaces the synthetic corpus in the suites
-    that take one (``combinations``)."""
+    that take one (``combinations``); ``max_items`` caps its evaluated test items
+    (default ``COMBO_MAX_ITEMS``, 0: all)."""
     from motionkit.config.fields import suggest
     from motionkit.io import atomic_write_text
 
@@ -469,8 +490,13 @@ def run_suite(
         )
     if data is not None and name != "combinations":
         raise MotionkitError(f"--data is taken by the combinations suite, not by {name!r}")
-    if data is not None:
-        result = suite_combinations(work / f"{name}-{Path(data).name}", seed, data)
+    if max_items is not None and name != "combinations":
+        raise MotionkitError(
+            f"--max-test-items is taken by the combinations suite, not by {name!r}"
+        )
+    if name == "combinations":
+        folder = name if data is None else f"{name}-{Path(data).name}"
+        result = suite_combinations(work / folder, seed, data, max_items)
     else:
         result = SUITES[name](work / name, seed)
     record = {

@@ -94,3 +94,13 @@ def test_combinations_suite_trains_every_cell_and_resumes(tmp_path, monkeypatch)
     again = bench.run_suite("combinations", tmp_path / "w", tmp_path / "results", data=corpus)
     assert again["result"]["cells"] == cells
     assert (tmp_path / "w" / f"combinations-{corpus.name}" / "cells").stat().st_mtime_ns == stamp
+
+
+def test_max_test_items_belongs_to_the_combinations_suite(tmp_path):
+    from motionkit import bench
+    from motionkit.errors import MotionkitError
+
+    with pytest.raises(MotionkitError, match="--max-test-items is taken by the combinations"):
+        bench.run_suite("scaling", tmp_path / "w", tmp_path / "r", max_items=64)
+    assert not (tmp_path / "w").exists()
+    assert bench.COMBO_MAX_ITEMS >= 32  # at least one standard R-precision batch

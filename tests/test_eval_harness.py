@@ -105,6 +105,26 @@ def test_eval_prints_the_standard_table_and_records_the_protocol(
     assert json.loads(again.read_text())["rows"]["model"] == result["rows"]["model"]
 
 
+def test_eval_on_a_seeded_subset_of_the_test_items(generator_run, evaluator_run, corpus, tmp_path):
+    common = ("--data", str(corpus), "--evaluator", str(evaluator_run), "--replications", "2",
+              "--batch-size", "4", "--mm-texts", "0")  # fmt: skip
+    invoke("eval", str(generator_run), *common, "--out", str(tmp_path / "all.json"))
+    available = json.loads((tmp_path / "all.json").read_text())["test_items"]["available"]
+    assert available > 8
+    runs = []
+    for name in ("a", "b"):
+        out = tmp_path / f"{name}.json"
+        output = invoke("eval", str(generator_run), *common, "--max-items", "8", "--out", str(out))
+        assert "8 test items" in output
+        runs.append(json.loads(out.read_text()))
+    assert runs[0]["test_items"] == {"used": 8, "available": available}
+    assert runs[0]["settings"]["max_items"] == 8
+    assert runs[0]["rows"] == runs[1]["rows"]  # the subset is fixed by the seed
+    assert f"On 8 of the {available} test items" in (tmp_path / "a.md").read_text()
+    refused = CliRunner().invoke(cli, ["eval", str(generator_run), *common, "--max-items", "3"])
+    assert refused.exit_code != 0 and "--max-items must be 0 (all) or at least" in refused.output
+
+
 def test_eval_refuses_bad_input(generator_run, evaluator_run, corpus):
     runner = CliRunner()
     wrong = runner.invoke(

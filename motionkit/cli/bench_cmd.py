@@ -37,9 +37,22 @@ from motionkit.cli import console
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="combinations suite: a prepared HumanML3D-layout folder instead of the synthetic corpus.",
 )
+@click.option(
+    "--max-test-items",
+    type=click.IntRange(min=0),
+    default=None,
+    help="combinations suite: evaluate each cell on a random subset of this many test items "
+    "(default 512; 0: all of them).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the whole record as JSON.")
 def bench(
-    suite: str, work: Path, results: Path | None, seed: int, data: Path | None, as_json: bool
+    suite: str,
+    work: Path,
+    results: Path | None,
+    seed: int,
+    data: Path | None,
+    max_test_items: int | None,
+    as_json: bool,
 ) -> None:
     """Run a benchmark suite and append its results with the environment.
 
@@ -56,7 +69,7 @@ def bench(
         results = results if results != work else work / "results"
     check_output(work, "--work", folder=True)  # refused now, not after the whole suite ran
     check_output(results, "--results", folder=True)
-    record = run_suite(suite, work, results, seed, data)
+    record = run_suite(suite, work, results, seed, data, max_test_items)
     if as_json:
         click.echo(json.dumps(record, indent=2))
     else:

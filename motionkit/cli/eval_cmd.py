@@ -42,6 +42,12 @@ if TYPE_CHECKING:
 @click.option("--mm-texts", default=100, show_default=True, help="MultiModality captions.")
 @click.option("--mm-repeats", default=30, show_default=True, help="Generations per caption.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the whole evaluation.")
+@click.option(
+    "--max-items",
+    default=0,
+    show_default=True,
+    help="Evaluate a random subset of this many test items, fixed by --seed (0: all).",
+)
 @sampling_options
 @click.option(
     "--out",
@@ -59,6 +65,7 @@ def eval_command(
     mm_texts: int,
     mm_repeats: int,
     seed: int,
+    max_items: int,
     sampling: Sampling,
     out: Path | None,
     device: str,
@@ -93,6 +100,7 @@ def eval_command(
         mm_repeats=mm_repeats,
         lengths=lengths,
         seed=seed,
+        max_items=max_items,
     )
     target = pick_device(device)
     loaded = load_generator(run, target)

@@ -3,7 +3,8 @@
 Protocol (REFERENCE.md §4; Guo et al. 2022, T2M-GPT, MoMask), step by step:
 
 1. Test items: the ``test`` split, clips with a caption and ``min_len <= frames < 200`` (40 for
-   20 fps HumanML3D-layout data, 24 for KIT-ML), caption spans as sub-clips.
+   20 fps HumanML3D-layout data, 24 for KIT-ML), caption spans as sub-clips; with
+   ``max_items`` a random subset of that many, fixed by the seed (the default uses them all).
 2. Every replication (default 20, independent seeds): one random caption per item; items in a
    random order, cut into batches of 32 (the last incomplete one dropped).
 3. Motion for each row: real (the clip), tokenizer (the clip encoded and decoded: the tokenizer's
@@ -48,6 +49,8 @@ class EvalSettings:
     mm_pairs: int = 10
     lengths: str = "gt"
     seed: int = 0
+    #: Evaluate on at most this many test items, a random subset fixed by ``seed`` (0: all).
+    max_items: int = 0
 
     def __post_init__(self) -> None:
         if self.lengths not in ("gt", "model"):
@@ -62,6 +65,11 @@ class EvalSettings:
             )
         if self.mm_texts < 0 or self.mm_repeats < 0:
             raise MotionkitError("--mm-texts and --mm-repeats must not be negative")
+        if self.max_items < 0 or 0 < self.max_items < self.batch_size:
+            raise MotionkitError(
+                f"--max-items must be 0 (all) or at least the batch size ({self.batch_size}), "
+                f"got {self.max_items}"
+            )
 
 
 @dataclass
@@ -93,6 +101,13 @@ class EvalResult:
         if self.multimodality is not None:
             lines.append("")
             lines.append(f"MultiModality (model): {self.multimodality:.3f}")
+        counts = self.record.get("test_items", {})
+        if counts.get("available", self.items) > self.items:
+            lines.append("")
+            lines.append(
+                f"On {self.items} of the {counts['available']} test items (a random subset "
+                "fixed by the seed)."
+            )
         return "\n".join(lines) + "\n"
 
 
@@ -213,6 +228,12 @@ def evaluate_run(
             f"{dim}-d ones: train an evaluator on this dataset ('motionkit evaluator train')"
         )
     items = test_items(Path(data), dim)
+    available = len(items)
+    if settings.max_items and available > settings.max_items:
+        keep = np.random.default_rng([settings.seed, 1]).choice(
+            available, settings.max_items, replace=False
+        )
+        items = [items[i] for i in sorted(keep)]
     if len(items) < settings.batch_size:
         raise MotionkitError(
             f"{data} has {len(items)} captioned test clips; the protocol needs at least one "
@@ -263,6 +284,7 @@ def evaluate_run(
         "evaluator": evaluator.description,
         "caption_tagger": getattr(evaluator, "tagger", "none (the evaluator reads raw captions)"),
         "settings": asdict(settings),
+        "test_items": {"used": n, "available": available},
         "sampling": asdict(sampling),
         "length_protocol": (
             "ground-truth lengths (frames // frames_per_token tokens, END refused before)"
