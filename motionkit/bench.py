@@ -512,5 +512,13 @@ def run_suite(
     header = f"# motionkit bench --suite {name}\n\n{record['time']}, seed {seed}, commit "
     header += f"{record['environment']['git_commit']}\n\n"
     label = name if data is None else f"{name}-{Path(data).name}"
-    atomic_write_text(results / f"bench-{label}.md", header + result["markdown"])
+    markdown = result["markdown"]
+    if name == "combinations" and result["cells"]:
+        from motionkit.plots import combination_figure, write_figure
+
+        source = "synthetic corpus" if data is None else Path(data).name
+        figure = combination_figure(result["cells"], title=f"combination table ({source})")
+        write_figure(figure, results / f"bench-{label}.png")
+        markdown += f"\n![combination table](bench-{label}.png)\n"
+    atomic_write_text(results / f"bench-{label}.md", header + markdown)
     return record

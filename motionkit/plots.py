@@ -366,3 +366,70 @@ def plot_curves(
             f"cannot write {out}: {exc.strerror or exc}; choose another --out"
         ) from None
     return out, panels, stages
+
+
+def combination_figure(cells: Sequence[dict[str, Any]], title: str = "", dpi: int = 100) -> Any:
+    """A matplotlib ``Figure`` of a combination table (``motionkit bench --suite combinations``).
+
+    Three panels over the tokenizers, one bar per backbone: R-precision top-3 and FID of the
+    generated motion (mean with its 95% interval; the real motion's top-3 as a dashed line), and
+    each tokenizer's reconstruction MPJPE with its codebook usage written on the bar.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if not cells:
+        raise PlotError("the combination table has no cells to plot")
+    tokenizers = list(dict.fromkeys(c["tokenizer"] for c in cells))
+    backbones = list(dict.fromkeys(c["backbone"] for c in cells))
+    by_key = {(c["tokenizer"], c["backbone"]): c for c in cells}
+    figure = Figure(figsize=(12.5, 3.6), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(figure)
+    figure.patch.set_facecolor("white")
+    if title:
+        figure.suptitle(title, fontsize=11)
+    axes = figure.subplots(1, 3)
+    width = 0.8 / len(backbones)
+    for panel, (metric, label) in enumerate((("top3", "R-precision top-3 (higher is better)"),
+                                             ("fid", "FID (lower is better)"))):  # fmt: skip
+        ax = axes[panel]
+        for b, backbone in enumerate(backbones):
+            xs, means, errors = [], [], []
+            for t, tokenizer in enumerate(tokenizers):
+                cell = by_key.get((tokenizer, backbone))
+                if cell is not None:
+                    xs.append(t + (b - (len(backbones) - 1) / 2) * width)
+                    means.append(cell["model"][metric]["mean"])
+                    errors.append(cell["model"][metric]["ci95"])
+            ax.bar(xs, means, width * 0.95, yerr=errors, capsize=3, label=backbone)
+        if metric == "top3":
+            real = cells[0]["real"]["top3"]["mean"]
+            ax.axhline(real, color="0.3", linestyle="--", linewidth=1)
+            ax.text(len(tokenizers) - 0.5, real, f"real motion {real:.3f}", fontsize=7,
+                    ha="right", va="top", color="0.3")  # fmt: skip
+            ax.set_ylim(0, 1.22)
+            ax.legend(fontsize=7, frameon=False, loc="upper left", ncols=len(backbones))
+        ax.set_title(label, fontsize=9)
+    ax = axes[2]
+    recon = [next(c for c in cells if c["tokenizer"] == t) for t in tokenizers]
+    bars = ax.bar(range(len(tokenizers)), [c["mpjpe_mm"] for c in recon], 0.6, color="0.55")
+    for bar, cell in zip(bars, recon, strict=True):
+        ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), f"usage {cell['usage']:.2f}",
+                ha="center", va="bottom", fontsize=7)  # fmt: skip
+    ax.set_title("tokenizer reconstruction MPJPE, mm (lower is better)", fontsize=9)
+    names = [f"{c['tokenizer']} ({c['codes']}x{c['levels']})" for c in recon]
+    for ax in axes:
+        ax.set_xticks(range(len(tokenizers)), names, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, axis="y", alpha=0.3)
+    return figure
+
+
+def write_figure(figure: Any, out: str | Path, dpi: int = 100) -> Path:
+    """Write a matplotlib figure as PNG (or the format of ``out``'s suffix), atomically."""
+    out = Path(out)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=out.suffix.lower().lstrip(".") or "png", dpi=dpi,
+                   facecolor="white")  # fmt: skip
+    atomic_write_bytes(out, buffer.getvalue())
+    return out

@@ -89,6 +89,9 @@ def test_combinations_suite_trains_every_cell_and_resumes(tmp_path, monkeypatch)
     table = (tmp_path / "results" / f"bench-combinations-{corpus.name}.md").read_text()
     assert table.count("| fsq") == 3 and "Real motion" in table
     assert "R-precision over batches of" in table and "batches of 32" not in table
+    figure = tmp_path / "results" / f"bench-combinations-{corpus.name}.png"
+    assert f"![combination table]({figure.name})" in table
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and figure.stat().st_size > 10_000
     # finished cells are kept: a second run trains nothing and gives the same table
     stamp = (tmp_path / "w" / f"combinations-{corpus.name}" / "cells").stat().st_mtime_ns
     again = bench.run_suite("combinations", tmp_path / "w", tmp_path / "results", data=corpus)

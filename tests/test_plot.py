@@ -289,3 +289,26 @@ def test_an_unreadable_environment_file_is_kept_aside(tmp_path):
         record_environment(tmp_path)
     assert (tmp_path / (ENVIRONMENT_FILENAME + ".unreadable")).read_text() == '{"runs": ['
     assert len(read_environment(tmp_path)) == 1
+
+
+def test_combination_figure_draws_every_cell(tmp_path):
+    from motionkit.plots import PlotError, combination_figure, write_figure
+
+    def score(mean: float) -> dict:
+        return {"mean": mean, "ci95": 0.01}
+
+    cells = [
+        {"tokenizer": t, "backbone": b, "codes": 512, "levels": 1, "mpjpe_mm": 50.0 + i,
+         "usage": 0.5, "model": {"top3": score(0.6 + 0.05 * j), "fid": score(0.3)},
+         "real": {"top3": score(0.95)}}
+        for i, t in enumerate(("fsq", "vq")) for j, b in enumerate(("prefix-lm", "decoder-only"))
+    ]  # fmt: skip
+    figure = combination_figure(cells, title="t")
+    top3, fid, recon = figure.axes
+    assert len(top3.patches) == len(fid.patches) == 4 and len(recon.patches) == 2
+    assert [p.get_height() for p in recon.patches] == [50.0, 51.0]
+    assert [t.get_text() for t in top3.get_xticklabels()] == ["fsq (512x1)", "vq (512x1)"]
+    out = write_figure(figure, tmp_path / "c.png")
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(PlotError, match="no cells"):
+        combination_figure([])
