@@ -239,22 +239,43 @@ class GeneratedMotion:
         return int(self.features.shape[0])
 
 
-def decode_tokens(loaded: LoadedGenerator, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Raw features ``(T, D)`` and joints ``(T, J, 3)`` of one token sequence."""
+def decode_features(
+    loaded: LoadedGenerator, token_lists: Sequence[np.ndarray], batch_size: int = 64
+) -> list[np.ndarray]:
+    """Raw features ``(T, D)`` float32 of token sequences, decoded together by equal length.
+
+    Sequences of one length go through the tokenizer's decoder as one batch (up to
+    ``batch_size``); no padding is involved, so each gets what it would get alone.
+    """
     import torch
 
+    arrays = [np.asarray(t, dtype=np.int64) for t in token_lists]
+    if any(len(a) == 0 for a in arrays):
+        raise MotionkitError("cannot decode an empty token sequence")
+    by_length: dict[int, list[int]] = {}
+    for i, a in enumerate(arrays):
+        by_length.setdefault(len(a), []).append(i)
+    device = next(loaded.tokenizer.parameters()).device
+    out: list[np.ndarray | None] = [None] * len(arrays)
+    with torch.no_grad():
+        for group in by_length.values():
+            for start in range(0, len(group), batch_size):
+                rows = group[start : start + batch_size]
+                indices = torch.from_numpy(np.stack([arrays[i] for i in rows])).to(device)
+                normalised = loaded.tokenizer.decode(indices).float().cpu().numpy()
+                for row, i in enumerate(rows):
+                    out[i] = (normalised[row] * loaded.std + loaded.mean).astype(np.float32)
+    return out  # type: ignore[return-value]
+
+
+def decode_tokens(loaded: LoadedGenerator, tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Raw features ``(T, D)`` and joints ``(T, J, 3)`` of one token sequence."""
     from motionkit.motion.features import recover_from_ric
     from motionkit.motion.skeleton import skeleton_for_feature_dim
 
-    if len(tokens) == 0:
-        raise MotionkitError("cannot decode an empty token sequence")
-    device = next(loaded.tokenizer.parameters()).device
-    with torch.no_grad():
-        indices = torch.from_numpy(np.asarray(tokens, dtype=np.int64))[None].to(device)
-        normalised = loaded.tokenizer.decode(indices)[0].float().cpu().numpy()
-    features = normalised * loaded.std + loaded.mean
+    (features,) = decode_features(loaded, [tokens])
     joints = recover_from_ric(features, skeleton_for_feature_dim(features.shape[-1]))
-    return features.astype(np.float32), joints.astype(np.float32)
+    return features, joints.astype(np.float32)
 
 
 def generate(

@@ -158,3 +158,19 @@ def test_eval_with_the_official_evaluator_layout(generator_run, corpus, tmp_path
     result = json.loads(out.read_text())
     assert "word/POS" in result["caption_tagger"] or "lexicon" in result["caption_tagger"]
     assert result["rows"]["real"]["fid"]["mean"] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_tokenizer_row_reconstructs_clips_in_batches_like_one_at_a_time(generator_run, corpus):
+    from motionkit.data.humanml3d import read_folder
+    from motionkit.eval.harness import _reconstruct
+    from motionkit.generator.model import load_generator
+
+    loaded = load_generator(generator_run)
+    clips = [c.features for c in read_folder(corpus, "test").clips]
+    fpt = int(loaded.tokenizer.frames_per_token)
+    cut = [len(c) - len(c) % fpt for c in clips]
+    assert len(set(cut)) < len(cut)  # some share a length: real batches
+    together = _reconstruct(loaded, clips)
+    for clip, got, frames in zip(clips, together, cut, strict=True):
+        assert got.shape == (frames, clip.shape[1])
+        np.testing.assert_allclose(got, _reconstruct(loaded, [clip])[0], atol=1e-5)

@@ -304,6 +304,14 @@ def test_every_backbone_trains_and_samples_on_every_token_kind(
 
     features, joints = decode_tokens(loaded, codes)
     assert features.shape == (20, 263) and joints.shape == (20, 22, 3)
+    # Decoding many sequences groups them by length; each equals its own decoding.
+    from motionkit.generate import decode_features
+
+    many = sample_tokens(loaded.model, ["a", "b", "c", "d"], Sampling(), seeds=[1, 2, 3, 4],
+                         lengths=[3, 5, 3, 5])  # fmt: skip
+    together = decode_features(loaded, many)
+    for codes_i, got in zip(many, together, strict=True):
+        np.testing.assert_allclose(got, decode_tokens(loaded, codes_i)[0], atol=1e-5)
     val = [r for r in metrics(run) if r["split"] == "val"][-1]
     assert np.isfinite([val["ce"], val["lu"]]).all()
 

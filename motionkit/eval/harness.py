@@ -182,7 +182,7 @@ def open_evaluator(path: Path, device: Any = "cpu") -> Any:
 def _generate(loaded: Any, captions: list[str], lengths: list[int] | None, seeds: list[int],
               sampling: Any) -> list[np.ndarray]:  # fmt: skip
     """Raw features of generated motion, one per caption."""
-    from motionkit.generate import decode_tokens, sample_tokens
+    from motionkit.generate import decode_features, sample_tokens
 
     features: list[np.ndarray] = []
     for start in range(0, len(captions), 64):
@@ -194,7 +194,7 @@ def _generate(loaded: Any, captions: list[str], lengths: list[int] | None, seeds
             seeds=seeds[chunk],
             lengths=None if lengths is None else lengths[chunk],
         )
-        features += [decode_tokens(loaded, t)[0] for t in tokens]
+        features += decode_features(loaded, tokens)
     return features
 
 
@@ -245,7 +245,7 @@ def evaluate_run(
     # real motion cut to whole tokens, as generated motion is (the official protocol crops too)
     real_features = [c.features[: len(c.features) - len(c.features) % fpt] for c in items]
     real = evaluator.embed_motion(real_features)
-    recon = evaluator.embed_motion([_reconstruct(loaded, c.features) for c in items])
+    recon = evaluator.embed_motion(_reconstruct(loaded, [c.features for c in items]))
     n = len(items)
 
     with progress_bar("evaluating (replications)", settings.replications) as advance:
@@ -299,17 +299,27 @@ def evaluate_run(
     return EvalResult(rows, mm, n, record)
 
 
-def _reconstruct(loaded: Any, features: np.ndarray) -> np.ndarray:
-    """The clip through the tokenizer: encode, decode, de-normalise (frames cut to 4k)."""
+def _reconstruct(loaded: Any, clips: list[np.ndarray], batch_size: int = 64) -> list[np.ndarray]:
+    """Each clip through the tokenizer: encode, decode, de-normalise (frames cut to 4k); clips of
+    one cut length run as one batch (no padding, so each gets what it gets alone)."""
     import torch
 
     fpt = int(loaded.tokenizer.frames_per_token)
-    frames = len(features) - len(features) % fpt
-    x = ((features[:frames] - loaded.mean) / loaded.std).astype(np.float32)
+    device = next(loaded.tokenizer.parameters()).device
+    by_length: dict[int, list[int]] = {}
+    for i, clip in enumerate(clips):
+        by_length.setdefault(len(clip) - len(clip) % fpt, []).append(i)
+    out: list[np.ndarray | None] = [None] * len(clips)
     with torch.no_grad():
-        device = next(loaded.tokenizer.parameters()).device
-        out = loaded.tokenizer(torch.from_numpy(x)[None].to(device)).reconstruction
-    return out[0].cpu().numpy() * loaded.std + loaded.mean
+        for frames, group in by_length.items():
+            for start in range(0, len(group), batch_size):
+                rows = group[start : start + batch_size]
+                x = np.stack([(clips[i][:frames] - loaded.mean) / loaded.std for i in rows])
+                y = loaded.tokenizer(torch.from_numpy(x.astype(np.float32)).to(device))
+                recon = y.reconstruction.cpu().numpy() * loaded.std + loaded.mean
+                for row, i in enumerate(rows):
+                    out[i] = recon[row]
+    return out  # type: ignore[return-value]
 
 
 def _multimodality(
