@@ -713,8 +713,14 @@ CASES = [
         setup=lambda env: np.save(env.tmp / "wide.npy", np.zeros((20, 100), "f4")),
     ),
     case(
+        "render-existing-out-refused",
+        "render {corpus}/new_joints/000000.npy --out {tmp}/mine.gif",
+        "already exists",
+        setup=write("mine.gif", b"GIF89a my own animation"),
+    ),
+    case(
         "render-failure-keeps-existing-output",
-        "render {tmp}/nan.npy --out {tmp}/mine.gif",
+        "render {tmp}/nan.npy --out {tmp}/mine.gif --overwrite",
         "nan.npy",
         setup=_steps(
             write("mine.gif", b"GIF89a my own animation"),

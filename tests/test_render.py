@@ -144,7 +144,9 @@ def test_frame_to_png(walker_file: Path, tmp_path: Path, invoke) -> None:
     viz.plot_pose(motion, tmp_path / "first.png", frame=0, size=(100, 80), dpi=40)
     with Image.open(tmp_path / "first.png") as image:
         assert image.size == (100, 80)
-    assert_one_line_error(invoke(walker_file, "--frame", 20, "--out", out), "out of range")
+    assert_one_line_error(
+        invoke(walker_file, "--frame", 20, "--out", out, "--overwrite"), "out of range"
+    )
     assert_one_line_error(invoke(walker_file, "--frame", 3, "--out", tmp_path / "a.gif"), ".png")
     assert_one_line_error(invoke(walker_file, "--out", out), "--frame")
 
@@ -166,7 +168,9 @@ def test_fps_option_resamples(walker_file: Path, tmp_path: Path, invoke) -> None
     assert result.exit_code == 0, result.output
     with Image.open(out) as image:
         assert image.n_frames == 10 and image.info["duration"] == 100
-    assert_one_line_error(invoke(walker_file, "--out", out, "--fps", 100), "at most 50 fps")
+    assert_one_line_error(
+        invoke(walker_file, "--out", out, "--fps", 100, "--overwrite"), "at most 50 fps"
+    )
 
 
 def test_features_input(tmp_path: Path, invoke) -> None:
@@ -349,7 +353,9 @@ def test_failed_renders_leave_the_old_file(
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
     for name in ("old.mp4", "old.gif"):
         (tmp_path / name).write_bytes(b"previous content")
-    message = assert_one_line_error(invoke(walker_file, "--out", tmp_path / "old.mp4", *SMALL))
+    message = assert_one_line_error(
+        invoke(walker_file, "--out", tmp_path / "old.mp4", "--overwrite", *SMALL)
+    )
     assert "fake encoder failure" in message
     # a failure in the middle of a GIF render
     draw = viz._Scene.draw
@@ -360,7 +366,9 @@ def test_failed_renders_leave_the_old_file(
         return draw(scene, frame)
 
     monkeypatch.setattr(viz._Scene, "draw", failing_draw)
-    assert_one_line_error(invoke(walker_file, "--out", tmp_path / "old.gif", *SMALL), "frame 7")
+    assert_one_line_error(
+        invoke(walker_file, "--out", tmp_path / "old.gif", "--overwrite", *SMALL), "frame 7"
+    )
     for name in ("old.mp4", "old.gif"):
         assert (tmp_path / name).read_bytes() == b"previous content"
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
@@ -393,3 +401,13 @@ def test_motion_validation(tmp_path: Path) -> None:
     with pytest.raises(RenderError, match="at least 16x16"):
         viz.plot_pose(motion, tmp_path / "tiny.png", size=(8, 8))
     assert not (tmp_path / "tiny.png").exists()
+
+
+def test_an_existing_out_is_replaced_only_with_overwrite(invoke, walker_file, tmp_path):
+    out = tmp_path / "mine.gif"
+    out.write_bytes(b"GIF89a my own animation")
+    message = assert_one_line_error(invoke(walker_file, "--out", out, *SMALL), "already exists")
+    assert "--out" in message and out.read_bytes() == b"GIF89a my own animation"
+    result = invoke(walker_file, "--out", out, "--overwrite", *SMALL)
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes()[:6] == b"GIF89a" and out.stat().st_size > 1000

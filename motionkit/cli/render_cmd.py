@@ -50,6 +50,9 @@ def _parse_size(ctx: click.Context, param: click.Parameter, value: str | None):
     "--frame", type=int, help="Draw only frame K (0-based, negative from the end) as PNG."
 )
 @click.option(
+    "--overwrite", is_flag=True, help="Replace --out when it exists (once the render succeeded)."
+)
+@click.option(
     "--fps", type=float, help="Output frame rate (default: the motion's, at most 30; real time)."
 )
 @click.option("--title", help="Text above the figure, e.g. the caption (default: the file name).")
@@ -100,6 +103,7 @@ def render(
     file: Path,
     out: Path,
     frame: int | None,
+    overwrite: bool,
     fps: float | None,
     title: str | None,
     skeleton: str | None,
@@ -128,7 +132,7 @@ def render(
     from motionkit.io import check_output
 
     # an existing file is replaced only by a complete render (see viz.render)
-    check_output(out, overwrite=True)
+    check_output(out, overwrite=overwrite)
     motion = load_motion(file, skeleton=skeleton, mean=mean, std=std)
     title = file.name if title is None else title or None
     options = dict(title=title, elev=elev, azim=azim, trail=trail, floor=floor, dpi=dpi, size=size)
