@@ -79,7 +79,7 @@ def motionkit(*args: str) -> list[str]:
 
 
 def _env() -> dict[str, str]:
-    return {**os.environ, "OMP_NUM_THREADS": "1", "COLUMNS": "120"}
+    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_DYNAMIC": "FALSE", "COLUMNS": "120"}
 
 
 def _wait_for_step(run: Path, step: int, proc: subprocess.Popen, limit: float = 120.0) -> None:
@@ -226,6 +226,16 @@ def _torchrun(nproc: int, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
 
 
+def _alone(*args: str, code: int = 0) -> str:
+    """One process, run like each torchrun rank (its own interpreter, one thread, MKL's thread
+    count fixed): the reference of the distributed tests. In this test process the thread count
+    is the machine's and MKL may lower it under load, which changes summation orders."""
+    cmd = [sys.executable, "-m", "motionkit", *args]
+    result = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=600)
+    assert result.returncode == code, result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
 def _without_key_bias(*runs: dict[str, torch.Tensor]) -> list[dict[str, torch.Tensor]]:
     """The weights without the key bias of the learned text encoder's attention (the middle
     third of ``in_proj_bias``). Softmax ignores a shift shared by all keys, so that bias has a
@@ -248,7 +258,7 @@ def _without_key_bias(*runs: dict[str, torch.Tensor]) -> list[dict[str, torch.Te
 def test_two_processes_match_one_with_the_same_global_batch(corpus, tokenizer, tmp_path):
     common = [*gen_args(corpus, tokenizer), "--batch-size", "8", "--max-steps", "6"]
     one = tmp_path / "one"
-    invoke(*common, "--out", str(one))
+    _alone(*common, "--out", str(one))
     two = tmp_path / "two"
     result = _torchrun(2, *common, "--out", str(two))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -259,12 +269,12 @@ def test_two_processes_match_one_with_the_same_global_batch(corpus, tokenizer, t
         assert a["tokens_seen"] == b["tokens_seen"]
         assert a["ce"] == pytest.approx(b["ce"], abs=1e-4)
     # a run started on two processes resumes on one
-    invoke("train", "--out", str(two), "--resume", "--max-steps", "9")
-    invoke("train", "--out", str(one), "--resume", "--max-steps", "9")
+    _alone("train", "--out", str(two), "--resume", "--max-steps", "9")
+    _alone("train", "--out", str(one), "--resume", "--max-steps", "9")
     assert_same(*_without_key_bias(weights(one), weights(two)), atol=1e-5)
     # tokenizer stage too
     tok = [*tok_args(corpus), "--batch-size", "8", "--max-steps", "4"]
-    invoke(*tok, "--out", str(tmp_path / "tok1"))
+    _alone(*tok, "--out", str(tmp_path / "tok1"))
     result = _torchrun(2, *tok, "--out", str(tmp_path / "tok2"))
     assert result.returncode == 0, result.stderr[-3000:]
     assert_same(weights(tmp_path / "tok1"), weights(tmp_path / "tok2"), atol=1e-5)
@@ -278,7 +288,7 @@ def test_two_processes_match_one_with_the_same_global_batch(corpus, tokenizer, t
 def test_fsdp_on_two_processes_matches_one_and_resumes_anywhere(corpus, tokenizer, tmp_path):
     common = [*gen_args(corpus, tokenizer), "--batch-size", "8", "--max-steps", "4"]
     one = tmp_path / "one"
-    invoke(*common, "--out", str(one))
+    _alone(*common, "--out", str(one))
     sharded = tmp_path / "fsdp"
     result = _torchrun(2, *common, "--fsdp", "--out", str(sharded))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -293,8 +303,8 @@ def test_fsdp_on_two_processes_matches_one_and_resumes_anywhere(corpus, tokenize
     shutil.copytree(sharded, copy)
     result = _torchrun(2, "train", "--out", str(sharded), "--resume", "--max-steps", "6")
     assert result.returncode == 0, result.stderr[-3000:]
-    invoke("train", "--out", str(copy), "--resume", "--max-steps", "6", "--fsdp", "false")
-    invoke("train", "--out", str(one), "--resume", "--max-steps", "6")
+    _alone("train", "--out", str(copy), "--resume", "--max-steps", "6", "--fsdp", "false")
+    _alone("train", "--out", str(one), "--resume", "--max-steps", "6")
     assert_same(*_without_key_bias(weights(one), weights(sharded)), atol=1e-5)
     assert_same(*_without_key_bias(weights(one), weights(copy)), atol=1e-5)
     out = invoke(*common, "--fsdp", "--out", str(tmp_path / "alone"), code=1)
