@@ -309,3 +309,17 @@ def test_fsdp_on_two_processes_matches_one_and_resumes_anywhere(corpus, tokenize
     assert_same(*_without_key_bias(weights(one), weights(copy)), atol=1e-5)
     out = invoke(*common, "--fsdp", "--out", str(tmp_path / "alone"), code=1)
     assert "torchrun" in out and "Traceback" not in out
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_eager_and_saves_plain_weights(corpus, tmp_path):
+    """--compile (torch.compile through inductor, a C++ toolchain on the CPU) trains the same
+    weights as eager mode within rounding, and the run's files are those of an eager run."""
+    tok = [*tok_args(corpus), "--batch-size", "8", "--max-steps", "4"]
+    _alone(*tok, "--out", str(tmp_path / "eager"))
+    _alone(*tok, "--compile", "--out", str(tmp_path / "compiled"))
+    eager, compiled = weights(tmp_path / "eager"), weights(tmp_path / "compiled")
+    assert compiled.keys() == eager.keys()  # no wrapper prefixes in the saved names
+    assert_same(eager, compiled, atol=1e-5)
+    _alone("train", "--out", str(tmp_path / "compiled"), "--resume", "--max-steps", "6")
+    assert [r["step"] for r in val_lines(tmp_path / "compiled")][-1] == 6
