@@ -16,14 +16,12 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import scipy
-from machine import cpu_name
+from machine import cpu_name, time_call
 
 from motionkit.motion import SMPL22, extract_features, forward_kinematics_chains, recover_from_ric
 from motionkit.motion import quaternion as quat
@@ -40,16 +38,6 @@ def synthetic_motion(batch: tuple[int, ...], frames: int, seed: int = 0) -> np.n
     q[..., 0, :] = np.concatenate([np.cos(yaw), 0 * yaw, np.sin(yaw), 0 * yaw], -1)
     root = np.concatenate([np.sin(yaw), 0.9 + 0 * yaw, 1.2 * t[..., 0]], -1)
     return forward_kinematics_chains(q, np.broadcast_to(root, (*batch, frames, 3)), SMPL22)
-
-
-def time_call(fn, repeats: int) -> tuple[float, float]:
-    fn()  # warm-up
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return min(samples), statistics.median(samples)
 
 
 def main() -> None:

@@ -7,6 +7,20 @@ import platform
 from pathlib import Path
 
 
+def time_call(fn, repeats: int) -> tuple[float, float]:
+    """Best and median seconds of ``repeats`` calls of ``fn`` after one warm-up call."""
+    import statistics
+    import time
+
+    fn()  # warm-up
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return min(samples), statistics.median(samples)
+
+
 def cpu_name() -> str:
     """The CPU model from /proc/cpuinfo, else what platform reports."""
     try:

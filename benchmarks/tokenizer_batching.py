@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 import torch
+from machine import time_call
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -56,13 +57,7 @@ def fp32_peak(repeats: int = 5) -> float:
     """Best fp32 FLOP/s of square matmuls and of a large Conv1d (medians of ``repeats``)."""
 
     def rate(flops: float, fn) -> float:
-        fn()  # warm-up
-        samples = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            samples.append(time.perf_counter() - start)
-        return flops / statistics.median(samples)
+        return flops / time_call(fn, repeats)[1]
 
     best = 0.0
     for n in (1024, 2048):
