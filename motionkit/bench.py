@@ -344,7 +344,11 @@ def _last(run: Path, split: str) -> dict[str, Any]:
 
 
 def suite_combinations(
-    work: Path, seed: int, data: Path | None = None, max_items: int | None = None
+    work: Path,
+    seed: int,
+    data: Path | None = None,
+    max_items: int | None = None,
+    evaluator_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Every tokenizer (FSQ, VQ, RVQ) x every backbone (prefix-LM, decoder-only, encoder-decoder)
     on one dataset, evaluated with one evaluator: reconstruction, generation, Lu, speed."""
@@ -352,8 +356,7 @@ def suite_combinations(
     import torch
 
     from motionkit.data.humanml3d import read_folder
-    from motionkit.eval.harness import EvalSettings, evaluate_run, test_items
-    from motionkit.eval.train import load_evaluator
+    from motionkit.eval.harness import EvalSettings, evaluate_run, open_evaluator, test_items
     from motionkit.generate import Sampling
     from motionkit.generator.model import load_generator
     from motionkit.io import atomic_write_text
@@ -373,8 +376,12 @@ def suite_combinations(
     total = len(COMBO_TOKENIZERS) * (1 + len(COMBO_BACKBONES)) + 1
     cells: list[dict[str, Any]] = []
     with progress_bar("combination table (runs)", total) as advance:
-        _stage("evaluator", "demo-evaluator", data, work / "evaluator", seed, COMBO_EXTRA)
-        evaluator = load_evaluator(work / "evaluator")
+        # which evaluator scores the cells: None = one trained on the data by the suite
+        scorer = None if evaluator_dir is None else str(Path(evaluator_dir).resolve())
+        if evaluator_dir is None:
+            _stage("evaluator", "demo-evaluator", data, work / "evaluator", seed, COMBO_EXTRA)
+            evaluator_dir = work / "evaluator"
+        evaluator = open_evaluator(evaluator_dir)
         advance(1)
         test = read_folder(data, "test")
         for tok_name, (quantizer, options) in COMBO_TOKENIZERS.items():
@@ -388,8 +395,9 @@ def suite_combinations(
             advance(1)
             for backbone in COMBO_BACKBONES:
                 cell_file = cells_dir / f"{tok_name}-{backbone}.json"
-                if cell_file.is_file():  # a finished cell is kept
-                    cells.append(json.loads(cell_file.read_text(encoding="utf-8")))
+                kept = json.loads(cell_file.read_text("utf-8")) if cell_file.is_file() else None
+                if kept is not None and kept.get("evaluator") == scorer:  # a finished cell
+                    cells.append(kept)
                     advance(1)
                     continue
                 layers = _matched_layers(backbone, q.codebook_size, q.num_codebooks)
@@ -414,12 +422,18 @@ def suite_combinations(
                     "real": result.to_dict()["rows"]["real"],
                     "multimodality": result.multimodality,
                     "test_items": result.record["test_items"],
+                    "evaluator": scorer,
                 }  # fmt: skip
                 atomic_write_text(cell_file, json.dumps(cell, indent=2))
                 cells.append(cell)
                 advance(1)
     table = _combination_table(cells)
-    table += f"\nR-precision over batches of {settings.batch_size} (32 is the standard).\n"
+    table += f"\nR-precision over batches of {settings.batch_size} (32 is the standard). "
+    table += (
+        "Scored by the suite's own evaluator, trained on the data (`demo-evaluator`).\n"
+        if scorer is None
+        else f"Scored by {evaluator.description}.\n"
+    )
     counts = {"used": 0, "available": 0}
     if cells and "test_items" in cells[0]:
         counts = cells[0]["test_items"]
@@ -475,12 +489,14 @@ def run_suite(
     seed: int = 0,
     data: Path | None = None,
     max_items: int | None = None,
+    evaluator: Path | None = None,
 ) -> dict[str, Any]:
     """Run suite ``name``; append its record to ``results/bench.jsonl``; return the record.
 
     ``data`` (a prepared HumanML3D-layout folder) replaces the synthetic corpus in the suites
     that take one (``combinations``); ``max_items`` caps its evaluated test items
-    (default ``COMBO_MAX_ITEMS``, 0: all)."""
+    (default ``COMBO_MAX_ITEMS``, 0: all); ``evaluator`` (an evaluator run or the official
+    evaluator's files) scores it instead of one trained on the data."""
     from motionkit.config.fields import suggest
     from motionkit.io import atomic_write_text
 
@@ -490,13 +506,12 @@ def run_suite(
         )
     if data is not None and name != "combinations":
         raise MotionkitError(f"--data is taken by the combinations suite, not by {name!r}")
-    if max_items is not None and name != "combinations":
-        raise MotionkitError(
-            f"--max-test-items is taken by the combinations suite, not by {name!r}"
-        )
+    for option, value in (("--max-test-items", max_items), ("--evaluator", evaluator)):
+        if value is not None and name != "combinations":
+            raise MotionkitError(f"{option} is taken by the combinations suite, not by {name!r}")
     if name == "combinations":
         folder = name if data is None else f"{name}-{Path(data).name}"
-        result = suite_combinations(work / folder, seed, data, max_items)
+        result = suite_combinations(work / folder, seed, data, max_items, evaluator)
     else:
         result = SUITES[name](work / name, seed)
     record = {

@@ -97,6 +97,17 @@ def test_combinations_suite_trains_every_cell_and_resumes(tmp_path, monkeypatch)
     again = bench.run_suite("combinations", tmp_path / "w", tmp_path / "results", data=corpus)
     assert again["result"]["cells"] == cells
     assert (tmp_path / "w" / f"combinations-{corpus.name}" / "cells").stat().st_mtime_ns == stamp
+    assert "Scored by the suite's own evaluator" in table
+    # another evaluator (here a copy of the suite's own) re-scores every cell, training nothing
+    import shutil
+
+    external = tmp_path / "external-evaluator"
+    shutil.copytree(tmp_path / "w" / f"combinations-{corpus.name}" / "evaluator", external)
+    third = bench.run_suite("combinations", tmp_path / "w", tmp_path / "results", data=corpus,
+                            evaluator=external)  # fmt: skip
+    assert all(c["evaluator"] == str(external.resolve()) for c in third["result"]["cells"])
+    assert f"Scored by motionkit retrieval evaluator {external}" in third["result"]["markdown"]
+    assert [c["model"] for c in third["result"]["cells"]] == [c["model"] for c in cells]
 
 
 def test_max_test_items_belongs_to_the_combinations_suite(tmp_path):
@@ -105,5 +116,7 @@ def test_max_test_items_belongs_to_the_combinations_suite(tmp_path):
 
     with pytest.raises(MotionkitError, match="--max-test-items is taken by the combinations"):
         bench.run_suite("scaling", tmp_path / "w", tmp_path / "r", max_items=64)
+    with pytest.raises(MotionkitError, match="--evaluator is taken by the combinations"):
+        bench.run_suite("default", tmp_path / "w", tmp_path / "r", evaluator=tmp_path)
     assert not (tmp_path / "w").exists()
     assert bench.COMBO_MAX_ITEMS >= 32  # at least one standard R-precision batch

@@ -44,6 +44,12 @@ from motionkit.cli import console
     help="combinations suite: evaluate each cell on a random subset of this many test items "
     "(default 512; 0: all of them).",
 )
+@click.option(
+    "--evaluator",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="combinations suite: score every cell with this evaluator (an evaluator run, or the "
+    "official HumanML3D/KIT evaluator's files) instead of one trained on the data.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the whole record as JSON.")
 def bench(
     suite: str,
@@ -52,6 +58,7 @@ def bench(
     seed: int,
     data: Path | None,
     max_test_items: int | None,
+    evaluator: Path | None,
     as_json: bool,
 ) -> None:
     """Run a benchmark suite and append its results with the environment.
@@ -69,7 +76,7 @@ def bench(
         results = results if results != work else work / "results"
     check_output(work, "--work", folder=True)  # refused now, not after the whole suite ran
     check_output(results, "--results", folder=True)
-    record = run_suite(suite, work, results, seed, data, max_test_items)
+    record = run_suite(suite, work, results, seed, data, max_test_items, evaluator)
     if as_json:
         click.echo(json.dumps(record, indent=2))
     else:
