@@ -14,6 +14,7 @@ from motionkit.motion.kinematics import (
     forward_kinematics_chains,
     inverse_kinematics,
     inverse_kinematics_chains,
+    relay_bone_lengths,
     relay_bones,
 )
 from motionkit.motion.skeleton import KIT21, SMPL22
@@ -267,3 +268,22 @@ def test_relay_bones_equals_ik_then_fk_with_other_offsets(skeleton) -> None:
     )
     cosine = (got * want).sum(-1) / np.linalg.norm(got, axis=-1) / np.linalg.norm(want, axis=-1)
     np.testing.assert_allclose(cosine, 1.0, atol=1e-12)
+
+
+@pytest.mark.parametrize("skeleton", [SMPL22, KIT21], ids=["smpl22", "kit21"])
+def test_relay_bone_lengths_equals_relay_bones_with_raw_offsets(skeleton) -> None:
+    joints = chain_motion(skeleton, frames=20, batch=(2,)) + 0.02 * RNG.normal(
+        size=(2, 20, skeleton.num_joints, 3)
+    )
+    lengths = skeleton.bone_lengths() * RNG.uniform(0.5, 1.5, size=skeleton.num_joints)
+    root = joints[..., 0, :] * 0.8
+    offsets = skeleton.raw_offsets * lengths[:, None]
+    want = relay_bones(joints, skeleton, offsets, root)
+    np.testing.assert_allclose(
+        relay_bone_lengths(joints, skeleton, lengths, root), want, atol=1e-12
+    )
+    joints[..., 7, :] = joints[..., skeleton.parents[7], :]  # a zero-length bone: raw direction
+    want = relay_bones(joints, skeleton, offsets, root)
+    np.testing.assert_allclose(
+        relay_bone_lengths(joints, skeleton, lengths, root), want, atol=1e-12
+    )

@@ -33,7 +33,7 @@ from motionkit.motion.kinematics import (
     facing_forward,
     forward_kinematics_chains,
     inverse_kinematics_chains,
-    relay_bones,
+    relay_bone_lengths,
 )
 from motionkit.motion.skeleton import (
     KIT21,
@@ -129,7 +129,7 @@ def _uniform_skeleton(positions: np.ndarray, skeleton: Skeleton) -> np.ndarray:
         )
     scale = (tgt_leg / src_leg).astype(positions.dtype)
     root = positions[..., 0, :] * scale[..., None, None]
-    return relay_bones(positions, skeleton, tgt, root)
+    return relay_bone_lengths(positions, skeleton, skeleton.bone_lengths(), root)
 
 
 def extract_features(

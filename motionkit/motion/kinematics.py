@@ -35,6 +35,7 @@ __all__ = [
     "forward_kinematics_chains",
     "inverse_kinematics",
     "inverse_kinematics_chains",
+    "relay_bone_lengths",
     "relay_bones",
     "topological_order",
 ]
@@ -140,9 +141,33 @@ def relay_bones(
     rotation of joint ``c`` equals its ``bone_rotations`` quaternion, so every bone is rotated
     in one step and the chains are then summed; the root rotation drops out.
     """
-    children, parents, _ = chain_bones(skeleton)
+    children, _, _ = chain_bones(skeleton)
     steps = quat.rotate(bone_rotations(joints, skeleton), offsets.astype(joints.dtype)[children])
-    out = np.zeros_like(joints)
+    return _chain_sum(steps, root_positions, skeleton)
+
+
+def relay_bone_lengths(
+    joints: np.ndarray, skeleton: Skeleton, lengths: np.ndarray, root_positions: np.ndarray
+) -> np.ndarray:
+    """``relay_bones`` with ``offsets = raw_direction * lengths`` (``lengths (J,)``).
+
+    The rotation that takes a bone's unit raw direction onto the bone turns ``length * raw``
+    into ``length * unit(bone)``, so every bone keeps its direction and takes its new length
+    without a rotation being formed. A zero-length bone keeps its raw direction (the identity
+    rotation ``relay_bones`` gives it).
+    """
+    children, parents, _ = chain_bones(skeleton)
+    bones = joints[..., children, :] - joints[..., parents, :]
+    norm = quat._norm(bones)
+    raw = skeleton.raw_offsets.astype(joints.dtype)[children]
+    unit = np.where(norm > 0, bones / np.where(norm > 0, norm, 1), raw)
+    return _chain_sum(unit * lengths.astype(joints.dtype)[children, None], root_positions, skeleton)
+
+
+def _chain_sum(steps: np.ndarray, root_positions: np.ndarray, skeleton: Skeleton) -> np.ndarray:
+    """Joint positions from the root and the bone steps ``(..., K, 3)`` of ``chain_bones``."""
+    children, parents, _ = chain_bones(skeleton)
+    out = np.zeros((*steps.shape[:-2], skeleton.num_joints, 3), dtype=steps.dtype)
     out[..., 0, :] = root_positions
     for k, (child, parent) in enumerate(zip(children.tolist(), parents.tolist(), strict=True)):
         out[..., child, :] = out[..., parent, :] + steps[..., k, :]
