@@ -41,8 +41,9 @@ def render() -> tuple[str, list[Path]]:
         "# Results",
         "",
         "Every table on this page is a file in `benchmarks/results/`, written by the command its",
-        "section names, on the machine it names (mostly a two-core CPU). Regenerate this page",
-        "with `python benchmarks/publish.py`.",
+        "section names, on the machine it names (mostly a two-core CPU). The page only gathers",
+        "those files: to refresh a table, rerun its command (`motionkit bench` with",
+        "`--results benchmarks/results`, or the script), then `python benchmarks/publish.py`.",
         "",
     ]
     figures: list[Path] = []
@@ -68,17 +69,22 @@ def render() -> tuple[str, list[Path]]:
 GALLERY_SECTIONS = {
     "demo": (
         "The `make demo` run (synthetic corpus)",
-        "`scamo-tiny` (FSQ 8,6,5 tokenizer + a 2-layer prefix-LM with a learned text encoder) "
-        "trained for minutes on the 1,000-clip synthetic corpus on two CPU cores. Regenerate "
-        "with `make demo` then `python benchmarks/publish.py --gallery demo runs/demo`.",
+        "`scamo-tiny` (FSQ 8,6,5 tokenizer + a 4-layer, 128-wide prefix-LM with a learned text "
+        "encoder) trained for minutes on the 1,000-clip synthetic corpus on two CPU cores. "
+        "Regenerate with `make demo` then `python benchmarks/publish.py --gallery demo runs/demo`.",
     ),
     "bandai": (
         "Real mocap: the Bandai sample",
-        "The best cell of the combination table on the Bandai sample (RVQ 2x512 tokenizer + a "
-        "1.1M-parameter prefix-LM with a learned text encoder, 800 + 400 steps on 134 training "
-        "clips, `motionkit bench --suite combinations --data BANDAI`), captions of held-out "
-        "test clips, top-k 20, unedited. Regenerate with `motionkit generate "
-        "WORK/generators/rvq-prefix-lm --prompts captions.txt --top-k 20 --out samples` then "
+        "The cell of the Bandai combination table with the best R-precision top-3 and MM-Dist "
+        "(RVQ 2x512 tokenizer + a 1.1M-parameter prefix-LM with a learned text encoder, 800 + "
+        "400 steps on the 120 training clips of 40 to 199 frames; made by `motionkit bench "
+        "--suite combinations --data data/bandai`), for six captions of held-out test clips "
+        "(\u201ca person bows heavily.\u201d, \u201ca person waves bye-bye sadly.\u201d, "
+        "\u201ca person dashes forward happily.\u201d, \u201ca person guides someone with a "
+        "hand gesture timidly.\u201d, \u201ca person runs proudly.\u201d, \u201ca person "
+        "walks backward wearily.\u201d, one per line in `captions.txt`), top-k 20, unedited. "
+        "Regenerate with `motionkit generate runs/bench/combinations-bandai/generators/"
+        "rvq-prefix-lm --prompts captions.txt --top-k 20 --out samples` then "
         "`python benchmarks/publish.py --gallery bandai samples`.",
     ),
 }
@@ -146,7 +152,8 @@ def gallery_page() -> None:
                 "",
                 f"![training curves](assets/gallery/{name}/curves.png)",
                 "",
-                "`motionkit scaling fit runs/demo/sweep/runs/*` on the demo's three-shape sweep:",
+                "`motionkit scaling fit runs/demo/sweep/runs/* --min-flops 1e10 --out "
+                "runs/demo/scaling-fit.json` on the demo's three-shape sweep:",
                 "",
                 f"![scaling mini-fit](assets/gallery/{name}/scaling-fit.png)",
                 "",

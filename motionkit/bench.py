@@ -524,8 +524,21 @@ def run_suite(
     results.mkdir(parents=True, exist_ok=True)
     with open(results / "bench.jsonl", "a", encoding="utf-8") as handle:
         handle.write(json.dumps(record) + "\n")
-    header = f"# motionkit bench --suite {name}\n\n{record['time']}, seed {seed}, commit "
-    header += f"{record['environment']['git_commit']}\n\n"
+    command = f"motionkit bench --suite {name}"
+    if data is not None:
+        command += f" --data {data}"
+    if max_items is not None:
+        command += f" --max-test-items {max_items}"
+    if evaluator is not None:
+        command += f" --evaluator {evaluator}"
+    env = record["environment"]
+    header = (
+        f"# motionkit bench --suite {name}\n\n`{command} --seed {seed}` on {env['machine']} "
+        f"({env['cpus']} CPUs), {record['time']}, commit {env['git_commit']}"
+    )
+    if name == "combinations":
+        header += " (finished cells are reused from earlier runs of the same work folder)"
+    header += "\n\n"
     label = name if data is None else f"{name}-{Path(data).name}"
     markdown = result["markdown"]
     if name == "combinations" and result["cells"]:

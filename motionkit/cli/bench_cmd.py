@@ -28,8 +28,8 @@ from motionkit.cli import console
     "--results",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Where results are appended (default: benchmarks/results when it exists, else "
-    "WORK/results).",
+    help="Where results are appended (default: WORK/results; the recorded results of the "
+    "repository are written with --results benchmarks/results).",
 )
 @click.option("--seed", default=0, show_default=True, help="Seed of data, training, sampling.")
 @click.option(
@@ -72,8 +72,7 @@ def bench(
     from motionkit.io import check_output
 
     if results is None:
-        results = Path("benchmarks/results") if Path("benchmarks/results").is_dir() else work
-        results = results if results != work else work / "results"
+        results = work / "results"
     check_output(work, "--work", folder=True)  # refused now, not after the whole suite ran
     check_output(results, "--results", folder=True)
     record = run_suite(suite, work, results, seed, data, max_test_items, evaluator)
