@@ -501,6 +501,8 @@ def prepare_bvh_folder(
                 joints[path] = _bvh_to_joints(path, joint_map, fps, min_frames)
             except Exception as exc:  # one bad file never stops the folder; reported at the end
                 failed[path] = _reason(exc)
+            if progress is not None:  # reading and retargeting is most of the work
+                progress(1)
         features = _features_of(joints)
         for path in chunk:  # write in file order, so clip ids and splits do not depend on batching
             name = str(path.relative_to(src))
@@ -522,8 +524,6 @@ def prepare_bvh_folder(
             else:
                 report.converted.append(clip_id)
                 report.frames += int(feats.shape[0])
-            if progress is not None:
-                progress(1)
     report.seconds = report.frames / fps
     if not report.converted:
         first = "; ".join(f"{n}: {r}" for n, r in report.skipped[:3])
