@@ -323,3 +323,20 @@ def test_compiled_training_matches_eager_and_saves_plain_weights(corpus, tmp_pat
     assert_same(eager, compiled, atol=1e-5)
     _alone("train", "--out", str(tmp_path / "compiled"), "--resume", "--max-steps", "6")
     assert [r["step"] for r in val_lines(tmp_path / "compiled")][-1] == 6
+
+
+@pytest.mark.slow
+def test_a_vq_codebook_on_two_processes_counts_the_global_batch_once(corpus, tmp_path):
+    """vector-quantize-pytorch sums the EMA statistics over processes: each rank must feed its
+    slice (the codebook's first batch included), so two processes learn the codebook of one."""
+    vq = ["train", "--stage", "tokenizer", "--preset", "tiny", "--data", str(corpus),
+          "--quantizer", "vq", "--codebook-size", "64", "--kmeans-init", "false",
+          "--threshold-ema-dead-code", "0", "--eval-every", "5", "--batch-size", "8",
+          "--max-steps", "4"]  # fmt: skip
+    _alone(*vq, "--out", str(tmp_path / "one"))
+    result = _torchrun(2, *vq, "--out", str(tmp_path / "two"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    one, two = weights(tmp_path / "one"), weights(tmp_path / "two")
+    size = "quantizer.inner._codebook.cluster_size"
+    assert float(one[size].sum()) == pytest.approx(float(two[size].sum()), abs=1e-3)
+    assert_same(one, two, atol=1e-4)  # a code choice may flip on a rounding difference

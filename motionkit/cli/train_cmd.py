@@ -135,6 +135,7 @@ def train(
     here = distributed.setup(config["train"].device)
     try:
         _train_in(config, out, resume, here)
+        distributed.barrier()  # no rank leaves while another still talks to it
     finally:
         distributed.shutdown()
 

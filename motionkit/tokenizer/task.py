@@ -130,10 +130,13 @@ class TokenizerTask:
 
     def before_training(self) -> None:
         # Learned codebooks (k-means init) initialise on the first batch they see: make that a
-        # training batch, not the single clips of the baseline validation.
+        # training batch, not the single clips of the baseline validation. On several processes
+        # each sees its slice, as in training: a codebook that syncs its statistics across
+        # processes then counts the global batch once.
+        here = distributed.world()
         self.model.train()
         with torch.no_grad():
-            self.model(self.next_batch())
+            self.model(distributed.shard(self.next_batch(), here.rank, here.size))
 
     def sampler_state(self) -> dict[str, Any]:
         return {"rng": self.sampler.rng.bit_generator.state}
