@@ -159,9 +159,14 @@ def relay_bone_lengths(
     children, parents, _ = chain_bones(skeleton)
     bones = joints[..., children, :] - joints[..., parents, :]
     norm = quat._norm(bones)
-    raw = skeleton.raw_offsets.astype(joints.dtype)[children]
-    unit = np.where(norm > 0, bones / np.where(norm > 0, norm, 1), raw)
-    return _chain_sum(unit * lengths.astype(joints.dtype)[children, None], root_positions, skeleton)
+    found = norm > 0
+    if found.all():
+        steps = bones / norm
+    else:  # a zero-length bone keeps its raw direction
+        raw = skeleton.raw_offsets.astype(joints.dtype)[children]
+        steps = np.where(found, bones / np.where(found, norm, 1), raw)
+    steps *= lengths.astype(joints.dtype)[children, None]
+    return _chain_sum(steps, root_positions, skeleton)
 
 
 def _chain_sum(steps: np.ndarray, root_positions: np.ndarray, skeleton: Skeleton) -> np.ndarray:

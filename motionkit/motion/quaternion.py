@@ -110,9 +110,16 @@ def multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Rotate vectors ``v (..., 3)`` by unit quaternions ``q (..., 4)`` (broadcasting)."""
     q, v = _float(q), _float(v)
-    w, u = q[..., :1], q[..., 1:]
-    uv = _cross(u, v)
-    return v + 2.0 * (w * uv + _cross(u, uv))
+    # v + 2 (w (u x v) + u x (u x v)), component by component (each operand at its own shape)
+    w, x, y, z = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
+    vx, vy, vz = v[..., 0], v[..., 1], v[..., 2]
+    cx, cy, cz = y * vz - z * vy, z * vx - x * vz, x * vy - y * vx
+    out = (
+        vx + 2.0 * (w * cx + (y * cz - z * cy)),
+        vy + 2.0 * (w * cy + (z * cx - x * cz)),
+        vz + 2.0 * (w * cz + (x * cy - y * cx)),
+    )
+    return np.stack(np.broadcast_arrays(*out), axis=-1)
 
 
 def rotation_between(v0: np.ndarray, v1: np.ndarray, dtype: type | None = None) -> np.ndarray:
@@ -126,16 +133,22 @@ def rotation_between(v0: np.ndarray, v1: np.ndarray, dtype: type | None = None) 
     v0, v1 = _float(v0), _float(v1)
     if dtype is not None:
         v0, v1 = v0.astype(dtype, copy=False), v1.astype(dtype, copy=False)
-    v0, v1 = np.broadcast_arrays(v0, v1)
-    n0, n1 = _sum_last(v0 * v0), _sum_last(v1 * v1)
-    w = np.sqrt(n0 * n1) + _sum_last(v0 * v1)
-    q = np.concatenate([w[..., None], _cross(v0, v1)], axis=-1)
-    norm = _norm(q)
+    # Component by component, each operand at its own shape (a few directions against many
+    # bones broadcast only in the products), added in the order of _sum_last / _cross / _norm.
+    x0, y0, z0 = v0[..., 0], v0[..., 1], v0[..., 2]
+    x1, y1, z1 = v1[..., 0], v1[..., 1], v1[..., 2]
+    n0, n1 = x0 * x0 + y0 * y0 + z0 * z0, x1 * x1 + y1 * y1 + z1 * z1
+    w = np.sqrt(n0 * n1) + (x0 * x1 + y0 * y1 + z0 * z1)
+    cx, cy, cz = y0 * z1 - z0 * y1, z0 * x1 - x0 * z1, x0 * y1 - y0 * x1
+    norm = np.sqrt(w * w + cx * cx + cy * cy + cz * cz)[..., None]
+    q = np.stack(np.broadcast_arrays(w, cx, cy, cz), axis=-1)
     tiny = np.finfo(q.dtype).tiny ** 0.5
     degenerate = norm[..., 0] <= tiny * np.maximum(n0 * n1, tiny) ** 0.5
     if not degenerate.any():
         return q / norm
     # Opposite vectors: half turn about an axis perpendicular to v0; a zero vector: identity.
+    v0, v1 = np.broadcast_arrays(v0, v1)
+    n0, n1 = np.broadcast_arrays(n0, n1)
     side = np.where(np.abs(v0[..., :1]) < 0.9 * np.sqrt(n0)[..., None], [1, 0, 0], [0, 1, 0])
     axis = np.cross(v0, side.astype(q.dtype))
     half_turn = np.concatenate([np.zeros_like(w)[..., None], axis], axis=-1)
