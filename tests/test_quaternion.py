@@ -287,3 +287,15 @@ def test_relay_bone_lengths_equals_relay_bones_with_raw_offsets(skeleton) -> Non
     np.testing.assert_allclose(
         relay_bone_lengths(joints, skeleton, lengths, root), want, atol=1e-12
     )
+
+
+def test_multiply_by_the_inverse_without_forming_it() -> None:
+    a, b = random_quats(5, 7), random_quats(5, 7)
+    for dtype in (np.float32, np.float64):
+        a_, b_ = a.astype(dtype), b.astype(dtype)
+        np.testing.assert_array_equal(
+            quat.multiply(a_, b_, inverse_a=True), quat.multiply(quat.inverse(a_), b_)
+        )
+    np.testing.assert_allclose(
+        quat.multiply(a, a, inverse_a=True), quat.identity((5, 7)), atol=1e-12
+    )

@@ -127,7 +127,7 @@ def inverse_kinematics_chains(
     quats = np.zeros((*joints.shape[:-1], 4), dtype=joints.dtype)
     quats[..., 0] = 1.0
     quats[..., 0, :] = root
-    quats[..., children, :] = quat.multiply(quat.inverse(accumulated), between)
+    quats[..., children, :] = quat.multiply(accumulated, between, inverse_a=True)
     return quats
 
 

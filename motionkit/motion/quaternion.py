@@ -91,20 +91,30 @@ def inverse(q: np.ndarray) -> np.ndarray:
     return q * np.array([1, -1, -1, -1], dtype=q.dtype)
 
 
-def multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamilton product ``a * b`` of ``(..., 4)`` quaternions (broadcasting): ``b`` then ``a``."""
+def multiply(a: np.ndarray, b: np.ndarray, *, inverse_a: bool = False) -> np.ndarray:
+    """Hamilton product ``a * b`` of ``(..., 4)`` quaternions (broadcasting): ``b`` then ``a``.
+
+    ``inverse_a=True`` gives ``inverse(a) * b`` without forming the inverse (the same numbers:
+    subtracting a product equals adding its negation exactly).
+    """
     a, b = _float(a), _float(b)
     aw, ax, ay, az = np.moveaxis(a, -1, 0)
     bw, bx, by, bz = np.moveaxis(b, -1, 0)
-    return np.stack(
-        [
+    if inverse_a:  # a = (aw, -ax, -ay, -az)
+        parts = (
+            aw * bw + ax * bx + ay * by + az * bz,
+            aw * bx - ax * bw - ay * bz + az * by,
+            aw * by + ax * bz - ay * bw - az * bx,
+            aw * bz - ax * by + ay * bx - az * bw,
+        )
+    else:
+        parts = (
             aw * bw - ax * bx - ay * by - az * bz,
             aw * bx + ax * bw + ay * bz - az * by,
             aw * by - ax * bz + ay * bw + az * bx,
             aw * bz + ax * by - ay * bx + az * bw,
-        ],
-        axis=-1,
-    )
+        )
+    return np.stack(np.broadcast_arrays(*parts), axis=-1)
 
 
 def rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -181,7 +191,7 @@ def quat_to_matrix(q: np.ndarray) -> np.ndarray:
     """Rotation matrices ``(..., 3, 3)`` of quaternions ``(..., 4)`` (normalised first)."""
     q = _float(q)
     w, x, y, z = np.moveaxis(q, -1, 0)
-    s = 2.0 / _sum_last(q * q)
+    s = 2.0 / (w * w + x * x + y * y + z * z)  # the order of _sum_last
     m = np.stack(
         [
             1 - s * (y * y + z * z),
