@@ -299,3 +299,11 @@ def test_multiply_by_the_inverse_without_forming_it() -> None:
     np.testing.assert_allclose(
         quat.multiply(a, a, inverse_a=True), quat.identity((5, 7)), atol=1e-12
     )
+
+
+def test_cont6d_of_quaternions_is_the_matrix_first_two_columns() -> None:
+    for dtype in (np.float32, np.float64):
+        q = random_quats(4, 9).astype(dtype) * 1.3  # not unit: the matrix normalises
+        np.testing.assert_array_equal(
+            quat.quat_to_cont6d(q), quat.matrix_to_cont6d(quat.quat_to_matrix(q))
+        )

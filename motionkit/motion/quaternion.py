@@ -263,8 +263,20 @@ def cont6d_to_matrix(d6: np.ndarray) -> np.ndarray:
 
 
 def quat_to_cont6d(q: np.ndarray) -> np.ndarray:
-    """Continuous 6D ``(..., 6)`` of quaternions ``(..., 4)``."""
-    return matrix_to_cont6d(quat_to_matrix(q))
+    """Continuous 6D ``(..., 6)`` of quaternions ``(..., 4)``: the first two columns of
+    ``quat_to_matrix(q)``, computed without the third (the same numbers)."""
+    q = _float(q)
+    w, x, y, z = np.moveaxis(q, -1, 0)
+    s = 2.0 / (w * w + x * x + y * y + z * z)
+    columns = (
+        1 - s * (y * y + z * z),
+        s * (x * y + z * w),
+        s * (x * z - y * w),
+        s * (x * y - z * w),
+        1 - s * (x * x + z * z),
+        s * (y * z + x * w),
+    )
+    return np.stack(columns, axis=-1)
 
 
 def cont6d_to_quat(d6: np.ndarray) -> np.ndarray:
