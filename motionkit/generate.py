@@ -249,22 +249,19 @@ def decode_features(
     """
     import torch
 
+    from motionkit.batching import equal_length_batches
+
     arrays = [np.asarray(t, dtype=np.int64) for t in token_lists]
     if any(len(a) == 0 for a in arrays):
         raise MotionkitError("cannot decode an empty token sequence")
-    by_length: dict[int, list[int]] = {}
-    for i, a in enumerate(arrays):
-        by_length.setdefault(len(a), []).append(i)
     device = next(loaded.tokenizer.parameters()).device
     out: list[np.ndarray | None] = [None] * len(arrays)
     with torch.no_grad():
-        for group in by_length.values():
-            for start in range(0, len(group), batch_size):
-                rows = group[start : start + batch_size]
-                indices = torch.from_numpy(np.stack([arrays[i] for i in rows])).to(device)
-                normalised = loaded.tokenizer.decode(indices).float().cpu().numpy()
-                for row, i in enumerate(rows):
-                    out[i] = (normalised[row] * loaded.std + loaded.mean).astype(np.float32)
+        for _, rows in equal_length_batches([len(a) for a in arrays], batch_size):
+            indices = torch.from_numpy(np.stack([arrays[i] for i in rows])).to(device)
+            normalised = loaded.tokenizer.decode(indices).float().cpu().numpy()
+            for row, i in enumerate(rows):
+                out[i] = (normalised[row] * loaded.std + loaded.mean).astype(np.float32)
     return out  # type: ignore[return-value]
 
 

@@ -245,3 +245,15 @@ def test_batched_evaluation_equals_one_clip_at_a_time(trained, corpus):
     assert batched["usage"] == alone["usage"] and batched["perplexity"] == alone["perplexity"]
     for key in ("l1", "mpjpe_mm"):
         assert batched[key] == pytest.approx(alone[key], rel=1e-6)
+
+
+def test_equal_length_batches_cover_every_item_once():
+    from motionkit.batching import equal_length_batches
+
+    lengths = [5, 3, 5, 5, 3, 7, 5]
+    batches = list(equal_length_batches(lengths, batch_size=2))
+    assert batches == [(3, [1, 4]), (5, [0, 2]), (5, [3, 6]), (7, [5])]
+    assert sorted(i for _, rows in batches for i in rows) == list(range(len(lengths)))
+    assert list(equal_length_batches([], 4)) == []
+    with pytest.raises(ValueError, match="batch_size"):
+        list(equal_length_batches(lengths, 0))

@@ -304,21 +304,19 @@ def _reconstruct(loaded: Any, clips: list[np.ndarray], batch_size: int = 64) -> 
     one cut length run as one batch (no padding, so each gets what it gets alone)."""
     import torch
 
+    from motionkit.batching import equal_length_batches
+
     fpt = int(loaded.tokenizer.frames_per_token)
     device = next(loaded.tokenizer.parameters()).device
-    by_length: dict[int, list[int]] = {}
-    for i, clip in enumerate(clips):
-        by_length.setdefault(len(clip) - len(clip) % fpt, []).append(i)
+    cut = [len(clip) - len(clip) % fpt for clip in clips]
     out: list[np.ndarray | None] = [None] * len(clips)
     with torch.no_grad():
-        for frames, group in by_length.items():
-            for start in range(0, len(group), batch_size):
-                rows = group[start : start + batch_size]
-                x = np.stack([(clips[i][:frames] - loaded.mean) / loaded.std for i in rows])
-                y = loaded.tokenizer(torch.from_numpy(x.astype(np.float32)).to(device))
-                recon = y.reconstruction.cpu().numpy() * loaded.std + loaded.mean
-                for row, i in enumerate(rows):
-                    out[i] = recon[row]
+        for frames, rows in equal_length_batches(cut, batch_size):
+            x = np.stack([(clips[i][:frames] - loaded.mean) / loaded.std for i in rows])
+            y = loaded.tokenizer(torch.from_numpy(x.astype(np.float32)).to(device))
+            recon = y.reconstruction.cpu().numpy() * loaded.std + loaded.mean
+            for row, i in enumerate(rows):
+                out[i] = recon[row]
     return out  # type: ignore[return-value]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from motionkit.batching import equal_length_batches
 from motionkit.data.humanml3d import MotionDataset
 from motionkit.eval import tokenizer_metrics as tm
 from motionkit.motion.features import recover_from_ric
@@ -40,26 +41,24 @@ def evaluate(
     model.eval()
     l1_sum = l1_count = 0.0
     errors, weights, codes = [], [], []
-    by_length: dict[int, list[np.ndarray]] = {}
-    for clip in clips:
-        frames = len(clip) - len(clip) % model.frames_per_token
-        if frames >= model.frames_per_token:
-            by_length.setdefault(frames, []).append(clip[:frames])
+    fpt = model.frames_per_token
+    cut = [len(c) - len(c) % fpt for c in clips]
     with torch.no_grad():
-        for frames, group in sorted(by_length.items()):
-            for start in range(0, len(group), batch_size):
-                batch = np.stack(group[start : start + batch_size])
-                out = model(torch.from_numpy(batch).to(device))
-                recon = out.reconstruction.cpu().numpy()
-                l1_sum += float(np.abs(recon - batch).sum())
-                l1_count += recon.size
-                pred = recover_from_ric(recon * std + mean, skeleton)
-                true = recover_from_ric(batch * std + mean, skeleton)
-                for i in range(len(batch)):
-                    errors.append(tm.mpjpe_mm(pred[i], true[i]))
-                    weights.append(frames)
-                indices = out.quantizer.indices.cpu().numpy()
-                codes.append(indices.reshape(-1, *indices.shape[2:]))  # (B*T,) or (B*T, Q)
+        for frames, rows in equal_length_batches(cut, batch_size):
+            if frames < fpt:
+                continue
+            batch = np.stack([clips[i][:frames] for i in rows])
+            out = model(torch.from_numpy(batch).to(device))
+            recon = out.reconstruction.cpu().numpy()
+            l1_sum += float(np.abs(recon - batch).sum())
+            l1_count += recon.size
+            pred = recover_from_ric(recon * std + mean, skeleton)
+            true = recover_from_ric(batch * std + mean, skeleton)
+            for i in range(len(batch)):
+                errors.append(tm.mpjpe_mm(pred[i], true[i]))
+                weights.append(frames)
+            indices = out.quantizer.indices.cpu().numpy()
+            codes.append(indices.reshape(-1, *indices.shape[2:]))  # (B*T,) or (B*T, Q)
     model.train(was_training)
     if not codes:
         return {}

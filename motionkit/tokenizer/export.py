@@ -70,23 +70,21 @@ def encode_dataset(
     (``benchmarks/tokenizer_batching.py``)."""
     import torch
 
+    from motionkit.batching import equal_length_batches
     from motionkit.progress import progress_bar
 
-    by_length: dict[int, list[Any]] = {}
-    for clip in dataset.clips:
-        by_length.setdefault(len(clip.features), []).append(clip)
+    clips = dataset.clips
     tokens: dict[str, np.ndarray] = {}
     was_training = model.training
     model.eval()
     with progress_bar("tokenizing", len(dataset)) as advance, torch.no_grad():
-        for clips in by_length.values():
-            for start in range(0, len(clips), batch_size):
-                chunk = clips[start : start + batch_size]
-                x = np.stack([(c.features - mean) / std for c in chunk]).astype(np.float32)
-                codes = model.encode(torch.from_numpy(x)).cpu().numpy().astype(np.int64)
-                for clip, row in zip(chunk, codes, strict=True):
-                    tokens[clip.id] = row
-                advance(len(chunk))
+        lengths = [len(c.features) for c in clips]
+        for _, rows in equal_length_batches(lengths, batch_size):
+            x = np.stack([(clips[i].features - mean) / std for i in rows]).astype(np.float32)
+            codes = model.encode(torch.from_numpy(x)).cpu().numpy().astype(np.int64)
+            for i, row in zip(rows, codes, strict=True):
+                tokens[clips[i].id] = row
+            advance(len(rows))
     model.train(was_training)
     return {clip.id: tokens[clip.id] for clip in dataset.clips}  # the dataset's order
 
