@@ -54,6 +54,16 @@ def first_missing_ancestor(path: str | os.PathLike[str]) -> Path | None:
     return missing
 
 
+def usable_cpus(limit: int | None = None) -> int:
+    """The CPUs this process may run on (its affinity; the machine's count elsewhere), at least 1
+    and at most ``limit``."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, cpus if limit is None else min(cpus, limit))
+
+
 def check_output(
     path: str | os.PathLike[str],
     option: str = "--out",

@@ -15,7 +15,6 @@ from motionkit.motion.kinematics import (
     inverse_kinematics,
     inverse_kinematics_chains,
     relay_bone_lengths,
-    relay_bones,
 )
 from motionkit.motion.skeleton import KIT21, SMPL22
 
@@ -247,45 +246,31 @@ def test_vectorised_chain_ik_equals_the_joint_by_joint_walk(skeleton) -> None:
 
 
 @pytest.mark.parametrize("skeleton", [SMPL22, KIT21], ids=["smpl22", "kit21"])
-def test_relay_bones_equals_ik_then_fk_with_other_offsets(skeleton) -> None:
+def test_relay_bone_lengths_equals_ik_then_fk(skeleton) -> None:
     joints = chain_motion(skeleton, frames=30, batch=(2,))
-    joints = joints + 0.02 * RNG.normal(size=joints.shape)
-    offsets = skeleton.offsets * RNG.uniform(0.5, 1.5, size=(skeleton.num_joints, 1))
+    joints = joints + 0.02 * RNG.normal(size=joints.shape)  # bones of other lengths
+    lengths = skeleton.bone_lengths() * RNG.uniform(0.5, 1.5, size=skeleton.num_joints)
     root = joints[..., 0, :] * 1.3
-    expected = forward_kinematics_chains(
-        inverse_kinematics_chains(joints, skeleton), root, skeleton, offsets
-    )
-    np.testing.assert_allclose(relay_bones(joints, skeleton, offsets, root), expected, atol=1e-12)
-    # Bone directions are those of the input, lengths those of the offsets.
-    out = relay_bones(joints, skeleton, offsets, root)
+    offsets = skeleton.raw_offsets * lengths[:, None]
+
+    def ik_then_fk() -> np.ndarray:
+        quats = inverse_kinematics_chains(joints, skeleton)
+        return forward_kinematics_chains(quats, root, skeleton, offsets)
+
+    out = relay_bone_lengths(joints, skeleton, lengths, root)
+    np.testing.assert_allclose(out, ik_then_fk(), atol=1e-12)
+    # Bone directions are those of the input, lengths the given ones.
     children, parents, _ = chain_bones(skeleton)
     got = out[..., children, :] - out[..., parents, :]
     want = joints[..., children, :] - joints[..., parents, :]
     np.testing.assert_allclose(
-        np.linalg.norm(got, axis=-1),
-        np.broadcast_to(np.linalg.norm(offsets[children], axis=-1), got.shape[:-1]),
-        atol=1e-12,
+        np.linalg.norm(got, axis=-1), np.broadcast_to(lengths[children], got.shape[:-1]), atol=1e-12
     )
     cosine = (got * want).sum(-1) / np.linalg.norm(got, axis=-1) / np.linalg.norm(want, axis=-1)
     np.testing.assert_allclose(cosine, 1.0, atol=1e-12)
-
-
-@pytest.mark.parametrize("skeleton", [SMPL22, KIT21], ids=["smpl22", "kit21"])
-def test_relay_bone_lengths_equals_relay_bones_with_raw_offsets(skeleton) -> None:
-    joints = chain_motion(skeleton, frames=20, batch=(2,)) + 0.02 * RNG.normal(
-        size=(2, 20, skeleton.num_joints, 3)
-    )
-    lengths = skeleton.bone_lengths() * RNG.uniform(0.5, 1.5, size=skeleton.num_joints)
-    root = joints[..., 0, :] * 0.8
-    offsets = skeleton.raw_offsets * lengths[:, None]
-    want = relay_bones(joints, skeleton, offsets, root)
-    np.testing.assert_allclose(
-        relay_bone_lengths(joints, skeleton, lengths, root), want, atol=1e-12
-    )
     joints[..., 7, :] = joints[..., skeleton.parents[7], :]  # a zero-length bone: raw direction
-    want = relay_bones(joints, skeleton, offsets, root)
     np.testing.assert_allclose(
-        relay_bone_lengths(joints, skeleton, lengths, root), want, atol=1e-12
+        relay_bone_lengths(joints, skeleton, lengths, root), ik_then_fk(), atol=1e-12
     )
 
 

@@ -23,11 +23,11 @@ foot_contact    feet      1.0 where the squared displacement of a foot joint < t
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 import numpy as np
 
+from motionkit.io import usable_cpus
 from motionkit.motion import quaternion as quat
 from motionkit.motion.kinematics import (
     facing_forward,
@@ -196,13 +196,6 @@ def extract_features(
     return np.concatenate([p.astype(out_dtype, copy=False) for p in parts], axis=-1)
 
 
-def _default_workers() -> int:
-    try:
-        return min(len(os.sched_getaffinity(0)), 8)
-    except AttributeError:  # not on Linux
-        return min(os.cpu_count() or 1, 8)
-
-
 def extract_features_many(
     clips: Sequence[np.ndarray],
     skeleton: Skeleton = SMPL22,
@@ -256,7 +249,7 @@ def extract_features_many(
         )  # fmt: skip
         return extract_features(padded, skeleton, published_float32, fix_yaw_wrap)
 
-    workers = min(len(groups), _default_workers() if workers is None else max(1, workers))
+    workers = min(len(groups), usable_cpus(8) if workers is None else max(1, workers))
     if workers > 1:
         from concurrent.futures import ThreadPoolExecutor
 

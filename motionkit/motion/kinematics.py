@@ -36,7 +36,6 @@ __all__ = [
     "inverse_kinematics",
     "inverse_kinematics_chains",
     "relay_bone_lengths",
-    "relay_bones",
     "topological_order",
 ]
 
@@ -92,10 +91,15 @@ def bone_rotations(joints: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     joint ``c`` is ``R * (inverse(R) * between_c)``, which is exactly this quaternion for unit
     ``R``; computing it directly lets all bones be evaluated together instead of one at a time.
     """
-    children, parents, _ = chain_bones(skeleton)
+    children, _, _ = chain_bones(skeleton)
     raw = skeleton.raw_offsets.astype(joints.dtype)
-    bones = joints[..., children, :] - joints[..., parents, :]
-    return quat.rotation_between(raw[children], bones)
+    return quat.rotation_between(raw[children], _bone_vectors(joints, skeleton))
+
+
+def _bone_vectors(joints: np.ndarray, skeleton: Skeleton) -> np.ndarray:
+    """``p[child] - p[parent]`` ``(..., K, 3)`` of the bones of ``chain_bones``."""
+    children, parents, _ = chain_bones(skeleton)
+    return joints[..., children, :] - joints[..., parents, :]
 
 
 def inverse_kinematics_chains(
@@ -131,33 +135,22 @@ def inverse_kinematics_chains(
     return quats
 
 
-def relay_bones(
-    joints: np.ndarray, skeleton: Skeleton, offsets: np.ndarray, root_positions: np.ndarray
-) -> np.ndarray:
-    """``forward_kinematics_chains(inverse_kinematics_chains(joints), root_positions, offsets)``.
-
-    Lays ``offsets (J, 3)`` along the bone directions of ``joints (..., T, J, 3)`` from
-    ``root_positions (..., T, 3)`` (the published uniform-skeleton step). The accumulated FK
-    rotation of joint ``c`` equals its ``bone_rotations`` quaternion, so every bone is rotated
-    in one step and the chains are then summed; the root rotation drops out.
-    """
-    children, _, _ = chain_bones(skeleton)
-    steps = quat.rotate(bone_rotations(joints, skeleton), offsets.astype(joints.dtype)[children])
-    return _chain_sum(steps, root_positions, skeleton)
-
-
 def relay_bone_lengths(
     joints: np.ndarray, skeleton: Skeleton, lengths: np.ndarray, root_positions: np.ndarray
 ) -> np.ndarray:
-    """``relay_bones`` with ``offsets = raw_direction * lengths`` (``lengths (J,)``).
+    """Joints ``(..., T, J, 3)`` with every bone of ``joints`` given length ``lengths (J,)``, from
+    ``root_positions (..., T, 3)``: the published uniform-skeleton step,
+    ``forward_kinematics_chains(inverse_kinematics_chains(joints), root_positions,
+    raw_direction * lengths)``.
 
-    The rotation that takes a bone's unit raw direction onto the bone turns ``length * raw``
-    into ``length * unit(bone)``, so every bone keeps its direction and takes its new length
-    without a rotation being formed. A zero-length bone keeps its raw direction (the identity
-    rotation ``relay_bones`` gives it).
+    The accumulated FK rotation of a joint is its ``bone_rotations`` quaternion, which takes the
+    unit raw direction onto the bone, so ``length * raw`` becomes ``length * unit(bone)``: every
+    bone keeps its direction and takes its new length without a rotation being formed (the root
+    rotation drops out). A zero-length bone keeps its raw direction (the identity rotation the
+    IK gives it).
     """
-    children, parents, _ = chain_bones(skeleton)
-    bones = joints[..., children, :] - joints[..., parents, :]
+    children, _, _ = chain_bones(skeleton)
+    bones = _bone_vectors(joints, skeleton)
     norm = quat._norm(bones)
     found = norm > 0
     if found.all():

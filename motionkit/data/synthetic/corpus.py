@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -210,11 +209,9 @@ def _chunks(num: int, size: int) -> list[range]:
 
 def default_workers() -> int:
     """Worker processes for ``generate_corpus``: the CPUs this process may use, at most 8."""
-    try:
-        cpus = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        cpus = os.cpu_count() or 1
-    return max(1, min(cpus, 8))
+    from motionkit.io import usable_cpus
+
+    return usable_cpus(8)
 
 
 def generate_corpus(
