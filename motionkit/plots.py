@@ -27,6 +27,7 @@ from typing import Any
 
 from motionkit.errors import MotionkitError
 from motionkit.io import atomic_write_bytes
+from motionkit.io import check_output as io_check_output
 
 METRICS_FILE = "metrics.jsonl"
 CONFIG_FILE = "config.json"
@@ -229,15 +230,13 @@ def stage_panels(stage: StageMetrics) -> list[Panel]:
         splits.setdefault(record["split"], []).append(record)
     panels: list[Panel] = []
     train = _by_step(splits.pop("train", []))
-    losses = [k for k in _metric_keys(train) if is_loss(k)]
-    if "loss" in losses:
-        losses.remove("loss")
-        losses.insert(0, "loss")
+    losses = sorted((k for k in _metric_keys(train) if is_loss(k)), key=lambda k: k != "loss")
     series = [_series(train, key) for key in losses]
-    if series and series[0].name == "loss":
+    if series and series[0].name == "loss":  # a part equal to the total is not drawn twice
         total = series[0]
-        series = [total] + [s for s in series[1:] if s != Series(s.name, total.steps, total.values)]
-    series = [s for s in series if s.steps]
+        series = [total] + [
+            s for s in series[1:] if (s.steps, s.values) != (total.steps, total.values)
+        ]
     if series:
         panels.append(Panel(stage.stage, "train", series[0].name, tuple(series)))
     for split, rows in splits.items():
@@ -253,11 +252,6 @@ def curve_panels(run: str | Path) -> list[Panel]:
     return [panel for stage in load_stages(run) for panel in stage_panels(stage)]
 
 
-def panel_titles(run: str | Path) -> list[str]:
-    """The titles of ``curve_panels(run)``, e.g. ``["tokenizer train: loss", ...]``."""
-    return [panel.title for panel in curve_panels(run)]
-
-
 def check_output(out: str | Path) -> Path:
     """Refuse an output path that cannot take a figure, before anything is drawn."""
     out = Path(out)
@@ -268,14 +262,10 @@ def check_output(out: str | Path) -> Path:
             f"cannot tell the image format of {out.name!r}: end --out in "
             f"{', '.join(FORMATS[:-1])} or {FORMATS[-1]}"
         )
-    for parent in out.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise PlotError(
-                    f"cannot write {out}: {parent} is a file, not a folder; choose another --out"
-                )
-            break
-    return out
+    try:
+        return io_check_output(out, overwrite=True)  # a figure is redrawn in place
+    except MotionkitError as exc:
+        raise PlotError(str(exc)) from None
 
 
 def _log_x(panel: Panel) -> float | None:
@@ -355,17 +345,7 @@ def plot_curves(
     panels = [panel for stage in stages for panel in stage_panels(stage)]
     if not panels:
         raise PlotError(f"the metrics of {run} hold no losses or validation metrics to plot")
-    fmt = out.suffix.lower().lstrip(".")
-    figure = draw(panels, title=str(run), dpi=dpi)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format=fmt, facecolor="white")
-    try:
-        atomic_write_bytes(out, buffer.getvalue())
-    except OSError as exc:
-        raise PlotError(
-            f"cannot write {out}: {exc.strerror or exc}; choose another --out"
-        ) from None
-    return out, panels, stages
+    return write_figure(draw(panels, title=str(run), dpi=dpi), out, dpi=dpi), panels, stages
 
 
 def combination_figure(cells: Sequence[dict[str, Any]], title: str = "", dpi: int = 100) -> Any:
@@ -431,5 +411,10 @@ def write_figure(figure: Any, out: str | Path, dpi: int = 100) -> Path:
     buffer = io.BytesIO()
     figure.savefig(buffer, format=out.suffix.lower().lstrip(".") or "png", dpi=dpi,
                    facecolor="white")  # fmt: skip
-    atomic_write_bytes(out, buffer.getvalue())
+    try:
+        atomic_write_bytes(out, buffer.getvalue())
+    except OSError as exc:
+        raise PlotError(
+            f"cannot write {out}: {exc.strerror or exc}; choose another --out"
+        ) from None
     return out

@@ -19,7 +19,7 @@ from PIL import Image
 from motionkit.cli import cli
 from motionkit.config.run import prepare_run_dir, resolve_run_config
 from motionkit.errors import MotionkitWarning
-from motionkit.plots import Panel, Series, _log_x, panel_titles, read_metrics
+from motionkit.plots import Panel, Series, _log_x, curve_panels, read_metrics
 from motionkit.provenance import ENVIRONMENT_FILENAME, read_environment, record_environment
 
 
@@ -67,7 +67,7 @@ def test_plot_pipeline_run_writes_a_png_with_both_stages(pipeline):
         assert image.format == "PNG"
         width, height = image.size
         assert 800 <= width <= 4000 and 300 <= height <= 3000
-    titles = panel_titles(pipeline)
+    titles = [p.title for p in curve_panels(pipeline)]
     assert titles[0] == "tokenizer train: loss"
     assert {"tokenizer val: l1", "tokenizer val: mpjpe_mm", "tokenizer val: usage"} <= set(titles)
     assert {"generator train: loss", "generator val: ce", "generator val: lu"} <= set(titles)
@@ -95,7 +95,7 @@ def test_plot_one_stage_to_a_chosen_file(pipeline, tmp_path):
     assert f"wrote {out}" in result.stdout
     with Image.open(out) as image:
         assert image.format == "PNG"
-    titles = panel_titles(pipeline / "tokenizer")
+    titles = [p.title for p in curve_panels(pipeline / "tokenizer")]
     assert titles and all(t.startswith("tokenizer ") for t in titles)
     ok("plot", str(pipeline / "generator"), "--out", str(tmp_path / "gen.svg"))
     assert (tmp_path / "gen.svg").read_text().lstrip().startswith("<?xml")
@@ -113,7 +113,7 @@ def test_a_line_cut_short_by_a_kill_is_skipped(pipeline, tmp_path):
     result = ok("plot", str(run))
     assert "skipped 1 unreadable line" in result.stderr
     assert (run / "curves.png").is_file()
-    assert "generator val: lu" in panel_titles(run)
+    assert "generator val: lu" in [p.title for p in curve_panels(run)]
 
 
 def test_a_step_logged_twice_keeps_its_last_line(tmp_path):

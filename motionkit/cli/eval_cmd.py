@@ -77,6 +77,11 @@ def eval_command(
       motionkit eval runs/demo/run --data runs/demo/synthetic --evaluator runs/eval
     """
     from rich.console import Console
+    from motionkit.io import check_output
+
+    if out is not None:  # the default, RUN/eval-test.json, is the run's own result: refreshed
+        check_output(out)  # refused before torch is imported
+        check_output(out.with_suffix(".md"))
     from rich.table import Table
 
     from motionkit.eval.harness import (
@@ -87,12 +92,8 @@ def eval_command(
         write_result,
     )
     from motionkit.generator.model import load_generator
-    from motionkit.io import check_output
     from motionkit.train.loop import pick_device
 
-    if out is not None:  # the default, RUN/eval-test.json, is the run's own result: refreshed
-        check_output(out)
-        check_output(out.with_suffix(".md"))
     settings = EvalSettings(
         replications=replications,
         batch_size=batch_size,

@@ -25,14 +25,15 @@ DATA = click.option(
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="JSON file.")
 def eval_tokenizer(run: Path, data: Path, split: str, out: Path | None) -> None:
     """Reconstruction L1, MPJPE (mm), codebook usage and perplexity of RUN on a split."""
+    from motionkit.io import atomic_write_text, check_output
+
+    if out is not None:  # the default, RUN/eval-SPLIT.json, is the run's own result: refreshed
+        check_output(out)  # refused before torch is imported
     import torch
 
-    from motionkit.io import atomic_write_text, check_output
     from motionkit.tokenizer.evaluate import evaluate, normalised_clips
     from motionkit.tokenizer.run import load_with_data
 
-    if out is not None:  # the default, RUN/eval-SPLIT.json, is the run's own result: refreshed
-        check_output(out)
     model, mean, std, dataset = load_with_data(
         run, data, split, needs="of 40 to 199 frames to evaluate"
     )
