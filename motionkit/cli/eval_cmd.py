@@ -77,6 +77,7 @@ def eval_command(
       motionkit eval runs/demo/run --data runs/demo/synthetic --evaluator runs/eval
     """
     from rich.console import Console
+
     from motionkit.io import check_output
 
     if out is not None:  # the default, RUN/eval-test.json, is the run's own result: refreshed
