@@ -30,6 +30,7 @@ import platform
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -207,7 +208,6 @@ def suite_speed(work: Path, seed: int) -> dict[str, Any]:
     import torch
 
     from motionkit.backbones.base import Vocabulary
-    from motionkit.generate import Sampling, sample_tokens
     from motionkit.generator.model import TextToMotion
     from motionkit.registry import create
 
@@ -223,11 +223,7 @@ def suite_speed(work: Path, seed: int) -> dict[str, Any]:
     )
     model = TextToMotion(text, backbone).eval()
     captions = [f"a person walks forward {i}" for i in range(32)]
-    lengths = [49] * 32
-    sample_tokens(model, captions[:2], Sampling(), seeds=0, lengths=[49, 49])
-    start = time.perf_counter()
-    sample_tokens(model, captions, Sampling(), seeds=seed, lengths=lengths)
-    cached = 32 * 49 / (time.perf_counter() - start)
+    cached = _sampling_speed(model, seed)
     start = time.perf_counter()
     with torch.no_grad():
         for caption in captions[:2]:
@@ -327,20 +323,22 @@ def _matched_layers(name: str, codes: int, levels: int) -> int:
     return min(range(1, 3 * COMBO_LAYERS), key=lambda n: abs(params(name, n) - target))
 
 
-def _sampling_speed(loaded: Any, seed: int) -> float:
-    """Motion tokens/s sampling 32 prompts of 49 tokens (KV cache, batched)."""
+def _sampling_speed(model: Any, seed: int) -> float:
+    """Motion tokens/s of ``model`` sampling 32 prompts of 49 tokens (KV cache, batched)."""
     from motionkit.generate import Sampling, sample_tokens
 
     captions = [f"a person walks forward {i}" for i in range(32)]
-    sample_tokens(loaded.model, captions[:2], Sampling(), seeds=seed, lengths=[49, 49])
+    sample_tokens(model, captions[:2], Sampling(), seeds=seed, lengths=[49, 49])  # warm-up
     start = time.perf_counter()
-    sample_tokens(loaded.model, captions, Sampling(), seeds=seed, lengths=[49] * 32)
+    sample_tokens(model, captions, Sampling(), seeds=seed, lengths=[49] * 32)
     return 32 * 49 / (time.perf_counter() - start)
 
 
 def _last(run: Path, split: str) -> dict[str, Any]:
-    lines = (run / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
-    return [r for r in map(json.loads, lines) if r.get("split") == split][-1]
+    from motionkit.plots import read_metrics
+
+    records, _ = read_metrics(run / "metrics.jsonl")
+    return [r for r in records if r.get("split") == split][-1]
 
 
 def suite_combinations(
@@ -352,7 +350,6 @@ def suite_combinations(
 ) -> dict[str, Any]:
     """Every tokenizer (FSQ, VQ, RVQ) x every backbone (prefix-LM, decoder-only, encoder-decoder)
     on one dataset, evaluated with one evaluator: reconstruction, generation, Lu, speed."""
-    import numpy as np
     import torch
 
     from motionkit.data.humanml3d import read_folder
@@ -366,27 +363,35 @@ def suite_combinations(
 
     data = Path(data) if data is not None else _corpus(work, seed)
     cells_dir = work / "cells"
+    test = read_folder(data, "test")
     options = dict(COMBO_EVAL)
     options.setdefault("max_items", COMBO_MAX_ITEMS if max_items is None else max_items)
     if "batch_size" not in options:  # a small test split (the Bandai sample has 17) is one batch
-        width = int(np.load(next(iter(sorted((data / "new_joint_vecs").glob("*.npy")))),
-                            mmap_mode="r", allow_pickle=False).shape[-1])  # fmt: skip
-        options["batch_size"] = max(3, min(32, len(test_items(data, width))))
+        options["batch_size"] = max(3, min(32, len(test_items(data, test.feature_dim))))
     settings = EvalSettings(seed=seed, **options)
     total = len(COMBO_TOKENIZERS) * (1 + len(COMBO_BACKBONES)) + 1
     cells: list[dict[str, Any]] = []
     with progress_bar("combination table (runs)", total) as advance:
         # which evaluator scores the cells: None = one trained on the data by the suite
         scorer = None if evaluator_dir is None else str(Path(evaluator_dir).resolve())
+        # a kept cell is reused only when it was made the same way
+        made = {"evaluator": scorer, "settings": asdict(settings), "extra": list(COMBO_EXTRA),
+                "steps": [COMBO_TOKENIZER_STEPS, COMBO_GENERATOR_STEPS]}  # fmt: skip
         if evaluator_dir is None:
             _stage("evaluator", "demo-evaluator", data, work / "evaluator", seed, COMBO_EXTRA)
             evaluator_dir = work / "evaluator"
         evaluator = open_evaluator(evaluator_dir)
         advance(1)
-        test = read_folder(data, "test")
-        for tok_name, (quantizer, options) in COMBO_TOKENIZERS.items():
+        for tok_name, (quantizer, tok_options) in COMBO_TOKENIZERS.items():
+            files = {b: cells_dir / f"{tok_name}-{b}.json" for b in COMBO_BACKBONES}
+            kept = {b: json.loads(f.read_text("utf-8")) for b, f in files.items() if f.is_file()}
+            kept = {b: cell for b, cell in kept.items() if cell.get("made") == made}
+            if len(kept) == len(COMBO_BACKBONES):  # every cell of this tokenizer is finished
+                cells += [kept[b] for b in COMBO_BACKBONES]
+                advance(1 + len(COMBO_BACKBONES))
+                continue
             tok_dir = work / "tokenizers" / tok_name
-            extra = ("--max-steps", str(COMBO_TOKENIZER_STEPS), *options, *COMBO_EXTRA)
+            extra = ("--max-steps", str(COMBO_TOKENIZER_STEPS), *tok_options, *COMBO_EXTRA)
             _stage("tokenizer", "bench", data, tok_dir, seed, extra, {"quantizer": quantizer})
             model, mean, std, _ = load_tokenizer(tok_dir)
             recon = evaluate(model, normalised_clips(test, mean, std), mean, std,
@@ -394,10 +399,8 @@ def suite_combinations(
             q = model.quantizer
             advance(1)
             for backbone in COMBO_BACKBONES:
-                cell_file = cells_dir / f"{tok_name}-{backbone}.json"
-                kept = json.loads(cell_file.read_text("utf-8")) if cell_file.is_file() else None
-                if kept is not None and kept.get("evaluator") == scorer:  # a finished cell
-                    cells.append(kept)
+                if backbone in kept:
+                    cells.append(kept[backbone])
                     advance(1)
                     continue
                 layers = _matched_layers(backbone, q.codebook_size, q.num_codebooks)
@@ -409,6 +412,7 @@ def suite_combinations(
                 _stage("generator", "bench", data, gen_dir, seed, extra, {"backbone": backbone})
                 loaded = load_generator(gen_dir)
                 result = evaluate_run(loaded, evaluator, data, settings, Sampling())
+                rows = result.to_dict()["rows"]
                 val, train = _last(gen_dir, "val"), _last(gen_dir, "train")
                 cell = {
                     "tokenizer": tok_name, "backbone": backbone, "layers": layers,
@@ -417,14 +421,13 @@ def suite_combinations(
                     "mpjpe_mm": recon["mpjpe_mm"], "usage": recon["usage"],
                     "lu": val["lu"], "ce": val["ce"],
                     "train_tokens_per_s": train["tokens_per_s"],
-                    "sample_tokens_per_s": _sampling_speed(loaded, seed),
-                    "model": result.to_dict()["rows"]["model"],
-                    "real": result.to_dict()["rows"]["real"],
+                    "sample_tokens_per_s": _sampling_speed(loaded.model, seed),
+                    "model": rows["model"], "real": rows["real"],
                     "multimodality": result.multimodality,
                     "test_items": result.record["test_items"],
-                    "evaluator": scorer,
+                    "evaluator": scorer, "made": made,
                 }  # fmt: skip
-                atomic_write_text(cell_file, json.dumps(cell, indent=2))
+                atomic_write_text(files[backbone], json.dumps(cell, indent=2))
                 cells.append(cell)
                 advance(1)
     table = _combination_table(cells)
