@@ -81,13 +81,8 @@ def _stage(
 
     ``choices`` picks components (``{"quantizer": "vq"}``); the config file's section of a
     chosen component is then left out (its options belong to the file's component)."""
-    from motionkit.config.run import (
-        get_stage,
-        load_config_file,
-        prepare_run_dir,
-        resolve_run_config,
-    )
-    from motionkit.train.checkpoint import checkpoint_step
+    from motionkit.config.run import get_stage, load_config_file, resolve_run_config
+    from motionkit.train.checkpoint import start_run
 
     sections = {s.name for s in get_stage(stage).sections}
     data_file = load_config_file(config_name)  # only the sections this stage has
@@ -104,20 +99,9 @@ def _stage(
     )
     if stage == "generator":  # a relative tokenizer path means the one beside the runs
         config = _absolute_tokenizer(config, out)
-    final = out / ("generator" if stage == "pipeline" else ".")
-    step = checkpoint_step(final) if final.is_dir() else None
-    if step is not None and step >= config["train"].max_steps:
-        return
-    resume = (out / "config.json").is_file() and step is not None
-    if not resume and (out / "metrics.jsonl").exists():  # killed before its first checkpoint
-        (out / "metrics.jsonl").unlink()
-    if resume:
-        from motionkit.provenance import record_environment
-
-        record_environment(out)
-    else:
-        prepare_run_dir(out, config, environment=True)
-    get_stage(stage).trainer()(config, out, resume=resume)
+    resume = start_run(out, config)
+    if resume is not None:  # None: finished
+        get_stage(stage).trainer()(config, out, resume=resume)
 
 
 def _absolute_tokenizer(config: Any, out: Path) -> Any:

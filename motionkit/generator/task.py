@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from motionkit.backbones.base import Vocabulary
-from motionkit.config.run import RunConfig, prepare_run_dir
+from motionkit.config.run import RunConfig
 from motionkit.errors import MotionkitError
 from motionkit.generator.model import (
     UNIGRAM_FILE,
@@ -39,7 +39,7 @@ from motionkit.generator.model import (
 from motionkit.io import atomic_write_text
 from motionkit.tokenizer.export import log_unigram, tokens_for, unigram_table
 from motionkit.train import distributed
-from motionkit.train.checkpoint import checkpoint_step
+from motionkit.train.checkpoint import checkpoint_step, start_run
 from motionkit.train.loop import fit, pick_device
 from motionkit.train.task import SeededSampling
 
@@ -293,26 +293,14 @@ def _subconfig(
 
 
 def _run_stage(config: RunConfig, run_dir: Path, resume: bool, trainer: Any) -> dict[str, float]:
-    step = checkpoint_step(run_dir)
-    started = step is not None
-    if resume and started and step >= config["train"].max_steps:
+    decision = start_run(run_dir, config, resume=resume, write=False)
+    if decision is None:  # finished
         return {}
-    here = distributed.world()
-    if resume and started:
-        if here.main:
-            from motionkit.provenance import record_environment
-
-            config.save(run_dir)
-            record_environment(run_dir)  # appended: the original record stays
-        distributed.barrier()
-        return trainer(config, run_dir, resume=True)
-    distributed.barrier()  # every rank has seen the folder as it was
-    if here.main:
-        if (run_dir / "metrics.jsonl").exists():  # killed before its first checkpoint: restart
-            (run_dir / "metrics.jsonl").unlink()
-        prepare_run_dir(run_dir, config, environment=True)
+    distributed.barrier()  # every rank has decided on the folder as it was
+    if distributed.world().main:
+        start_run(run_dir, config, resume=resume)
     distributed.barrier()
-    return trainer(config, run_dir, resume=False)
+    return trainer(config, run_dir, resume=decision)
 
 
 def train_pipeline(config: RunConfig, run_dir: Path, *, resume: bool = False) -> dict[str, float]:

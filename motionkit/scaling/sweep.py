@@ -123,18 +123,13 @@ def train_job(stage: str, data: str, args: list[str], run_dir: str) -> str:
 
     The unit of work of every launcher (in this process, or one SLURM/submitit job per run);
     takes plain strings so that it travels to another machine unchanged."""
-    from motionkit.config.run import get_stage, prepare_run_dir
-    from motionkit.train.checkpoint import checkpoint_step
+    from motionkit.config.run import get_stage
+    from motionkit.train.checkpoint import start_run
 
     config = _config(stage, Path(data), list(args))
-    folder = Path(run_dir)
-    step = checkpoint_step(folder) if folder.is_dir() else None
-    if step is not None and step >= config["train"].max_steps:
-        return run_dir
-    if step is None and (folder / "metrics.jsonl").exists():
-        (folder / "metrics.jsonl").unlink()  # killed before its first checkpoint
-    prepare_run_dir(folder, config, environment=True)
-    get_stage(config.stage).trainer()(config, folder, resume=step is not None)
+    resume = start_run(Path(run_dir), config)
+    if resume is not None:  # None: finished
+        get_stage(config.stage).trainer()(config, Path(run_dir), resume=resume)
     return run_dir
 
 

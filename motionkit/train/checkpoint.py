@@ -243,3 +243,34 @@ def truncate_metrics(run_dir: Path, step: int) -> None:
         except (ValueError, KeyError, TypeError):
             continue  # a line cut short by a kill
     atomic_write_text(path, "".join(f"{line}\n" for line in kept))
+
+
+def start_run(
+    run_dir: Path, config: Any, *, resume: bool = True, write: bool = True
+) -> bool | None:
+    """Ready ``run_dir`` to train ``config``, the one decision every trainer of a folder makes.
+
+    Returns None when ``resume`` and the folder's checkpoint already reached
+    ``config["train"].max_steps`` (nothing to train); True when ``resume`` and a checkpoint
+    exists: the run continues from it, its config is saved again (a raised ``--max-steps`` is part
+    of the run from now on) and this process's environment is appended; False otherwise: the run
+    starts from step 0 (the metrics of a run killed before its first checkpoint are removed, the
+    config and environment written). ``write=False`` only decides (the other processes of a
+    distributed run, while rank 0 writes).
+    """
+    from motionkit.config.run import prepare_run_dir
+    from motionkit.provenance import record_environment
+
+    run_dir = Path(run_dir)
+    step = checkpoint_step(run_dir) if run_dir.is_dir() else None
+    if resume and step is not None:
+        if step >= config["train"].max_steps:
+            return None
+        if write:
+            config.save(run_dir)
+            record_environment(run_dir)  # appended: the original record stays
+        return True
+    if write:
+        (run_dir / "metrics.jsonl").unlink(missing_ok=True)
+        prepare_run_dir(run_dir, config, environment=True)
+    return False
