@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from motionkit.io import atomic_write_text
+from motionkit.provenance import read_environment
 
 CARD_FILENAME = "MODEL_CARD.md"
 
@@ -31,25 +32,22 @@ _LIMITS = (
 )
 
 
-def _read_json(path: Path) -> Any:
+def _read_json(path: Path) -> dict[str, Any]:
+    """A JSON object file, or ``{}`` when it is missing, unreadable or not an object."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _metrics(run: Path) -> list[dict[str, Any]]:
-    rows = []
+    from motionkit.plots import PlotError, read_metrics
+
     try:
-        lines = (run / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return rows
-    for line in lines:
-        try:
-            rows.append(json.loads(line))
-        except ValueError:
-            continue
-    return rows
+        return read_metrics(run / "metrics.jsonl")[0]
+    except PlotError:  # no metrics (yet): the card says less
+        return []
 
 
 def _fmt(value: Any) -> str:
@@ -70,7 +68,7 @@ def _components(config: dict[str, Any]) -> list[str]:
 
 
 def _stage_section(run: Path, title: str) -> list[str]:
-    config = _read_json(run / "config.json") or {}
+    config = _read_json(run / "config.json")
     rows = _metrics(run)
     vals = [r for r in rows if r.get("split") == "val"]
     out = [f"## {title}", ""]
@@ -93,11 +91,12 @@ def _stage_section(run: Path, title: str) -> list[str]:
 def write_model_card(run: str | Path) -> Path:
     """Write ``run/MODEL_CARD.md`` from the run's files; returns its path."""
     run = Path(run)
-    config = _read_json(run / "config.json") or {}
+    config = _read_json(run / "config.json")
     stage = config.get("stage", "unknown")
-    env = (_read_json(run / "environment.json") or {}).get("runs") or []
+    env = read_environment(run)
     first = env[0] if env else {}
-    data = (config.get("dataset") or {}).get("root") or (config.get("dataset") or {}).get("name")
+    dataset = config.get("dataset") if isinstance(config.get("dataset"), dict) else {}
+    data = dataset.get("root") or dataset.get("name")
     lines = [
         f"# Model card: {run.name}",
         "",
@@ -107,8 +106,7 @@ def write_model_card(run: str | Path) -> Path:
         _USE.get(stage, "motionkit --help").format(run=run),
         "```",
         "",
-        f"**Data**: {data or 'see config.json'} (split "
-        f"{(config.get('dataset') or {}).get('split', 'train')}).",
+        f"**Data**: {data or 'see config.json'} (split {dataset.get('split', 'train')}).",
         "",
         f"**Limitations**: {_LIMITS}",
         "",
@@ -125,7 +123,7 @@ def write_model_card(run: str | Path) -> Path:
             "## Provenance",
             "",
             f"Trained from `{' '.join(first.get('command') or [])}` at {first.get('time')} on "
-            f"{first.get('machine', versions.get('machine', '?'))}; motionkit "
+            f"{first.get('machine', '?')}; motionkit "
             f"{versions.get('motionkit')}, torch {versions.get('torch')}, git commit "
             f"{first.get('git_commit')}. Every process that trained in the run is in "
             "environment.json; the exact options are in config.json.",

@@ -64,12 +64,14 @@ def run_environment() -> dict[str, Any]:
 
 
 def read_environment(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The records of ``run_dir/environment.json``, oldest first (``[]`` when there is none)."""
-    path = Path(run_dir) / ENVIRONMENT_FILENAME
-    if not path.is_file():
+    """The records of ``run_dir/environment.json``, oldest first (``[]`` when there is none or
+    it cannot be read as ``{"runs": [...]}``)."""
+    try:
+        data = json.loads((Path(run_dir) / ENVIRONMENT_FILENAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
         return []
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return list(data["runs"])
+    runs = data.get("runs") if isinstance(data, dict) else None
+    return [r for r in runs if isinstance(r, dict)] if isinstance(runs, list) else []
 
 
 def record_environment(run_dir: str | Path) -> Path:

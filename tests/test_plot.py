@@ -312,3 +312,22 @@ def test_combination_figure_draws_every_cell(tmp_path):
     assert out.read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(PlotError, match="no cells"):
         combination_figure([])
+
+
+def test_a_model_card_is_written_from_damaged_run_files(tmp_path):
+    """The card reads what it can: files that are not what they should be give a shorter card,
+    never an error after a finished training."""
+    from motionkit.card import write_model_card
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("[1, 2]")  # not an object
+    (run / ENVIRONMENT_FILENAME).write_text('{"runs": "nope"}')
+    (run / "metrics.jsonl").write_text('{"step": 3, "split": "val", "lu": 0.5}\nnot json\n')
+    card = write_model_card(run).read_text()
+    assert card.startswith("# Model card: run") and "**unknown** run" in card
+    assert "Provenance" not in card
+    (run / "config.json").write_text('{"stage": "tokenizer", "dataset": {"root": "data/x"}}')
+    card = write_model_card(run).read_text()
+    assert "data/x (split train)" in card and "Final validation (step 3): lu 0.5" in card
+    assert read_environment(run) == []

@@ -199,7 +199,10 @@ def _train_in(config: RunConfig, out: Path | None, resume: bool, here: Any) -> N
     if here.main:
         from motionkit.card import write_model_card
 
-        write_model_card(run_dir)
+        try:  # the run is trained: a card that cannot be written is a warning, not a failure
+            write_model_card(run_dir)
+        except OSError as exc:
+            console.err.print(f"Warning: MODEL_CARD.md not written: {exc.strerror or exc}")
     if metrics and here.main:
         console.out.print_json(data={"run": str(run_dir), **metrics})
 
