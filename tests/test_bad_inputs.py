@@ -315,7 +315,7 @@ CASES = [
     case("train-levels-not-int", f"train --levels 8,x,5 {DRY}", "levels", "'8,x,5'"),
     case("train-levels-zero", f"train --levels 0,5 {DRY}", "at least 3", "(0, 5)"),
     case("train-lr-negative", f"train --lr -1 {DRY}", "lr must be positive", "-1"),
-    case("train-lr-nan", f"train --lr nan {DRY}", "train.lr", "finite"),
+    case("train-lr-nan", f"train --lr nan {DRY}", "lr (train)", "finite"),
     case("train-max-steps-not-int", f"train --max-steps abc {DRY}", "max_steps", "'abc'"),
     case("train-max-steps-float", f"train --max-steps 1e99 {DRY}", "max_steps", "'1e99'"),
     case("train-option-without-value", f"train --lr {DRY}", "--lr needs a value"),
@@ -910,3 +910,27 @@ def test_bad_input_is_one_line_and_writes_nothing(
     vanished = sorted(set(before) - set(after))
     changed = sorted(p for p in set(before) & set(after) if before[p] != after[p])
     assert (appeared, vanished, changed) == ([], [], []), "files were written or changed"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["data", "synth", "--out", "x", "--val", "nan"],
+        ["scaling", "predict", "--flops", "nan"],
+        ["scaling", "fit", "p.csv", "--out", "f.json", "--min-flops", "inf"],
+        ["render", "a.npy", "--out", "a.gif", "--fps", "nan"],
+    ],
+    ids=["fraction", "flops", "min-flops", "render-fps"],
+)
+def test_non_finite_numbers_are_refused_by_every_float_option(args, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code != 0 and "is not a finite number" in result.output, result.output
+    assert "Traceback" not in result.output and not any(tmp_path.iterdir())
+
+
+def test_a_non_finite_number_in_a_config_file_is_refused(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('stage = "tokenizer"\n[train]\nlr = nan\n')
+    result = CliRunner().invoke(cli, ["train", "--config", str(config), "--dry-run"])
+    assert result.exit_code != 0 and "lr" in result.output and "finite" in result.output

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from motionkit.cli import console
+from motionkit.cli.types import FiniteFloat
 from motionkit.errors import MotionkitError
 from motionkit.progress import progress_bar
 
@@ -57,10 +58,10 @@ def _check_fractions(val_fraction: float, test_fraction: float) -> None:
 def split_options(command: Callable) -> Callable:
     """``--val`` and ``--test``: the fractions of clips held out for validation and test."""
     command = click.option(
-        "--test", "test_fraction", type=click.FloatRange(0, 1), default=0.1, show_default=True
+        "--test", "test_fraction", type=FiniteFloat(0, 1), default=0.1, show_default=True
     )(command)
     return click.option(
-        "--val", "val_fraction", type=click.FloatRange(0, 1), default=0.1, show_default=True
+        "--val", "val_fraction", type=FiniteFloat(0, 1), default=0.1, show_default=True
     )(command)
 
 
@@ -144,17 +145,13 @@ def stats(root: Path, split: str) -> None:
 @data.command("info")
 @click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--split", default="all", show_default=True)
-@click.option(
-    "--fps", type=click.FloatRange(0, 10_000, min_open=True), default=20.0, show_default=True
-)
+@click.option("--fps", type=FiniteFloat(0, 10_000, min_open=True), default=20.0, show_default=True)
 @click.option("--min-len", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--max-len", type=click.IntRange(min=2), default=100_000, show_default=True)
 def info(root: Path, split: str, fps: float, min_len: int, max_len: int) -> None:
     """Summarise a dataset folder: clips, frames, duration, captions, statistics."""
     from motionkit.data.humanml3d import read_folder
 
-    if fps != fps:  # NaN passes click's range check
-        raise click.UsageError("--fps must be a number of frames per second, got nan")
     if max_len <= min_len:
         raise click.UsageError(f"--max-len ({max_len}) must be greater than --min-len ({min_len})")
     ds = read_folder(root, split, fps=fps, min_len=min_len, max_len=max_len)

@@ -15,6 +15,7 @@ import click
 
 import motionkit.viz.render as viz
 from motionkit.cli import console
+from motionkit.cli.types import FINITE
 from motionkit.viz.motion import RenderError, load_motion
 
 #: Renders with at least this many frames show a progress bar on stderr.
@@ -53,7 +54,7 @@ def _parse_size(ctx: click.Context, param: click.Parameter, value: str | None):
     "--overwrite", is_flag=True, help="Replace --out when it exists (once the render succeeded)."
 )
 @click.option(
-    "--fps", type=float, help="Output frame rate (default: the motion's, at most 30; real time)."
+    "--fps", type=FINITE, help="Output frame rate (default: the motion's, at most 30; real time)."
 )
 @click.option("--title", help="Text above the figure, e.g. the caption (default: the file name).")
 @click.option(
@@ -63,14 +64,14 @@ def _parse_size(ctx: click.Context, param: click.Parameter, value: str | None):
 )
 @click.option(
     "--elev",
-    type=float,
+    type=FINITE,
     default=viz.DEFAULT_ELEV,
     show_default=True,
     help="Camera elevation (deg).",
 )
 @click.option(
     "--azim",
-    type=float,
+    type=FINITE,
     default=viz.DEFAULT_AZIM,
     show_default=True,
     help="Camera azimuth (deg); 0 looks from +Z, the front of a HumanML3D pose.",

@@ -12,12 +12,20 @@ from typing import Any
 
 import click
 
+from motionkit.cli.types import FINITE
+
 _OPTIONS = (
     click.option("--greedy", is_flag=True, help="Take the most likely token at every step."),
-    click.option("--temperature", default=1.0, show_default=True, help="Sampling temperature."),
+    click.option(
+        "--temperature", type=FINITE, default=1.0, show_default=True, help="Sampling temperature."
+    ),
     click.option("--top-k", default=0, show_default=True, help="Keep the k likeliest (0: all)."),
-    click.option("--top-p", default=1.0, show_default=True, help="Nucleus mass (1: all)."),
-    click.option("--cfg-scale", default=1.0, show_default=True, help="Classifier-free guidance."),
+    click.option(
+        "--top-p", type=FINITE, default=1.0, show_default=True, help="Nucleus mass (1: all)."
+    ),
+    click.option(
+        "--cfg-scale", type=FINITE, default=1.0, show_default=True, help="Classifier-free guidance."
+    ),
     click.option("--min-tokens", default=1, show_default=True, help="Refuse END before this."),
     click.option("--max-tokens", type=int, default=None, help="Force END after this many."),
 )

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from motionkit.cli import console
+from motionkit.cli.types import FiniteFloat
 
 
 @click.group("scaling")
@@ -28,11 +29,15 @@ def scaling() -> None:
 @click.option("--seed", default=0, show_default=True, help="Seed of the bootstrap.")
 @click.option(
     "--min-flops",
-    type=float,
+    type=FiniteFloat(0, min_open=True),
     help="Runs only: start the envelope at this compute (paper FLOPs); the first steps of a run "
     "(warm-up, the first hundred tokens) are not compute-optimal.",
 )
-@click.option("--max-flops", type=float, help="Runs only: end the envelope at this compute.")
+@click.option(
+    "--max-flops",
+    type=FiniteFloat(0, min_open=True),
+    help="Runs only: end the envelope at this compute.",
+)
 @click.option(
     "--method",
     type=click.Choice(["envelope", "isoflop"]),
@@ -129,7 +134,12 @@ def _fit_points(rows: list, out: Path, n_boot: int, seed: int, curves: list | No
 
 
 @scaling.command("predict")
-@click.option("--flops", type=float, required=True, help="Compute budget C in FLOPs (6 N D).")
+@click.option(
+    "--flops",
+    type=FiniteFloat(0, min_open=True),
+    required=True,
+    help="Compute budget C in FLOPs (6 N D).",
+)
 @click.option(
     "--fit",
     "fit_file",
@@ -160,8 +170,6 @@ def predict(
     from motionkit.scaling.predict import predict as run_predict
     from motionkit.scaling.predict import predict_for_sweep
 
-    if not (flops > 0 and math.isfinite(flops)):
-        raise MotionkitError(f"--flops must be a positive finite number, got {flops}")
     if fit_file is None:
         result = paper_fit()
     else:

@@ -22,7 +22,7 @@ from motionkit.config.run import (
     resolve_run_config,
     stages,
 )
-from motionkit.errors import ConfigError, MotionkitError, TrainingInterrupted
+from motionkit.errors import MotionkitError, TrainingInterrupted
 from motionkit.io import check_output, first_missing_ancestor
 
 
@@ -119,7 +119,6 @@ def train(
         args=args,
         preset=preset,
     )
-    _check_finite(config)
     if out is not None:
         check_output(out, folder=True)
     if config.stage == "generator":
@@ -229,24 +228,6 @@ def _dataset_for_folder(root: Path) -> str:
     if len(shape) != 2:
         raise DatasetError(f"{first} has shape {shape}; features must be (frames, dims)")
     return "kit" if shape[-1] == KIT21.feature_dim else "humanml3d"
-
-
-def _check_finite(config: RunConfig) -> None:
-    """Refuse NaN and infinite numbers in any option (``--lr nan`` would train nothing)."""
-    import dataclasses
-    import math
-
-    for name, section in config.sections.items():
-        if not dataclasses.is_dataclass(section):
-            continue
-        for field in dataclasses.fields(section):
-            value = getattr(section, field.name)
-            values = value if isinstance(value, (tuple, list)) else (value,)
-            if any(isinstance(v, float) and not math.isfinite(v) for v in values):
-                raise ConfigError(
-                    f"{name}.{field.name} is {value!r}; it must be a finite number "
-                    f"(--{name}.{field.name.replace('_', '-')} VALUE)"
-                )
 
 
 def _discard_unstarted(run_dir: Path, created: Path | None, existing: set[str]) -> None:

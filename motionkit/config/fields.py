@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -171,6 +172,8 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
             return int(value)
     elif inner is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):  # --lr nan would train nothing
+                raise ConfigError(f"{where}: expected a finite number, got {value!r}")
             return float(value)
     elif inner is str:
         if isinstance(value, str):
@@ -216,7 +219,7 @@ def parse_text(text: str, tp: Any, where: str) -> Any:
         if inner is int:
             return int(raw)
         if inner is float:
-            return float(raw)
+            return coerce(float(raw), inner, where)  # the finite check
         if inner is str:
             return text
     except (ValueError, IndexError):
