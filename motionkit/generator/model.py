@@ -108,23 +108,17 @@ def _tokenizer_run(path: Path, written: str) -> Path:
     """``path`` when it is a tokenizer run, the ``tokenizer/`` folder of a pipeline run; any
     other run (a generator, an evaluator) is a one-line error."""
     from motionkit.config.run import load_config_file
+    from motionkit.tokenizer.run import a_stage
 
     stage = load_config_file(path / CONFIG_FILENAME).get("stage")
     if stage == "pipeline" and (path / "tokenizer" / CONFIG_FILENAME).is_file():
         return path / "tokenizer"
     if stage != "tokenizer":
         raise MotionkitError(
-            f"tokenizer run {written or str(path)!r} is {_a_stage(stage)} run, not a tokenizer "
+            f"tokenizer run {written or str(path)!r} is {a_stage(stage)} run, not a tokenizer "
             "run; pass a folder made by 'motionkit train --stage tokenizer' (or a pipeline run)"
         )
     return path
-
-
-def _a_stage(stage: object) -> str:
-    """``"a 'generator'"``, ``"an 'evaluator'"``; ``"an unknown"`` when it is not a name."""
-    if not isinstance(stage, str):
-        return "an unknown"
-    return ("an " if stage[:1] in "aeiou" else "a ") + repr(stage)
 
 
 def save_vocab(run_dir: Path, vocab: Vocabulary, tokenizer: Path, frames_per_token: int) -> None:
@@ -168,7 +162,7 @@ def generator_dir(run: str | Path) -> Path:
 def load_generator(run: str | Path, device: str | torch.device = "cpu") -> LoadedGenerator:
     """Load a trained generator run (or pipeline run) and its tokenizer, in eval mode."""
     from motionkit.motion.skeleton import skeleton_for_feature_dim
-    from motionkit.tokenizer.run import load_tokenizer
+    from motionkit.tokenizer.run import a_stage, load_tokenizer
 
     run_dir = generator_dir(run)
     if not (run_dir / CONFIG_FILENAME).is_file():
@@ -179,7 +173,7 @@ def load_generator(run: str | Path, device: str | torch.device = "cpu") -> Loade
     config = RunConfig.load(run_dir)
     if config.stage != "generator":
         raise MotionkitError(
-            f"{run_dir} is {_a_stage(config.stage)} run, not a generator run; pass the run folder "
+            f"{run_dir} is {a_stage(config.stage)} run, not a generator run; pass the run folder "
             "made by 'motionkit train' (or its generator/ folder)"
         )
     if not (run_dir / MODEL_FILE).is_file():

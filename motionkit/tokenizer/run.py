@@ -62,6 +62,13 @@ def tokenizer_dir(run_dir: str | Path) -> Path:
     return run_dir
 
 
+def a_stage(stage: object) -> str:
+    """``"a 'generator'"``, ``"an 'evaluator'"``; ``"an unknown"`` when it is not a name."""
+    if not isinstance(stage, str):
+        return "an unknown"
+    return ("an " if stage[:1] in "aeiou" else "a ") + repr(stage)
+
+
 def load_tokenizer(
     run_dir: str | Path, device: str | torch.device = "cpu"
 ) -> tuple[MotionVAE, np.ndarray, np.ndarray, RunConfig]:
@@ -78,9 +85,8 @@ def load_tokenizer(
         )
     config = RunConfig.load(run_dir)
     if config.stage != "tokenizer":
-        article = "an" if config.stage[:1] in "aeiou" else "a"
         raise MotionkitError(
-            f"{run_dir} is {article} {config.stage!r} run, not a tokenizer run; pass a folder "
+            f"{run_dir} is {a_stage(config.stage)} run, not a tokenizer run; pass a folder "
             "made by 'motionkit train --stage tokenizer' (or a pipeline run)"
         )
     mean, std = load_npy(run_dir / MEAN_FILE), load_npy(run_dir / STD_FILE)
