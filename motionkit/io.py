@@ -54,6 +54,25 @@ def first_missing_ancestor(path: str | os.PathLike[str]) -> Path | None:
     return missing
 
 
+def remove_added(folder: Path, created: Path | None, existing: set[str]) -> None:
+    """Undo what a failed command wrote: the folder ``created`` for it (its first missing
+    ancestor, see ``first_missing_ancestor``), else the entries of ``folder`` that are not in
+    ``existing``."""
+    import shutil
+
+    if created is not None:
+        shutil.rmtree(created, ignore_errors=True)
+        return
+    if not folder.is_dir():
+        return
+    for name in set(os.listdir(folder)) - existing:
+        path = folder / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
 def usable_cpus(limit: int | None = None) -> int:
     """The CPUs this process may run on (its affinity; the machine's count elsewhere), at least 1
     and at most ``limit``."""

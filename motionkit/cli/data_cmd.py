@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,20 +29,13 @@ def _require_empty(out: Path) -> None:
 def _fresh_output(out: Path) -> Iterator[None]:
     """Around writing into ``out`` (absent or empty before): on failure, remove what was written,
     so that a refused or interrupted command leaves no half-written dataset."""
-    from motionkit.io import first_missing_ancestor
+    from motionkit.io import first_missing_ancestor, remove_added
 
     created = first_missing_ancestor(out)
     try:
         yield
     except BaseException:
-        if created is not None:
-            shutil.rmtree(created, ignore_errors=True)
-        elif out.is_dir():
-            for path in out.iterdir():
-                if path.is_dir() and not path.is_symlink():
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    path.unlink(missing_ok=True)
+        remove_added(out, created, existing=set())  # out was absent or empty
         raise
 
 

@@ -23,7 +23,7 @@ from motionkit.config.run import (
     stages,
 )
 from motionkit.errors import MotionkitError, TrainingInterrupted
-from motionkit.io import check_output, first_missing_ancestor
+from motionkit.io import check_output, first_missing_ancestor, remove_added
 
 
 @click.command(
@@ -233,19 +233,9 @@ def _dataset_for_folder(root: Path) -> str:
 def _discard_unstarted(run_dir: Path, created: Path | None, existing: set[str]) -> None:
     """Remove what a run that failed before writing any weights added: the folders it created,
     else the files it added to a folder that was there."""
-    import shutil
-
     if not run_dir.is_dir() or any(run_dir.rglob("*.safetensors")):
         return  # weights were saved: the run can be resumed
-    if created is not None:
-        shutil.rmtree(created, ignore_errors=True)
-        return
-    for name in set(os.listdir(run_dir)) - existing:
-        path = run_dir / name
-        if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
-        else:
-            path.unlink(missing_ok=True)
+    remove_added(run_dir, created, existing)
 
 
 def _with_absolute_tokenizer(config: RunConfig, out: Path | None) -> RunConfig:
