@@ -501,7 +501,7 @@ CASES = [
     case(
         "tokenize-out-holds-an-export",
         "tokenize {pipe} --data {corpus} --out {tmp}/tokens",
-        "{tmp}/tokens already holds tokens-all.npz",
+        "{tmp}/tokens/tokens-all.npz already exists",
         setup=write("tokens/tokens-all.npz", b"an export of mine"),
     ),
     case(

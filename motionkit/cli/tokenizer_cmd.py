@@ -75,17 +75,12 @@ def tokenize(run: Path, data: Path, split: str, mirrors: bool, out: Path | None)
     Output: tokens-SPLIT.npz (one int64 array per clip id, (T') or (T', Q)) and
     unigram-SPLIT.json (code counts plus one END per sequence, for the normalised loss).
     """
-    from motionkit.errors import MotionkitError
     from motionkit.io import check_output
     from motionkit.tokenizer.export import export_tokens
 
     if out is not None:  # the default, RUN/tokens, is the run's own cache: refreshed
         check_output(out, folder=True)
         for name in (f"tokens-{split}.npz", f"unigram-{split}.json"):
-            if (out / name).exists():
-                raise MotionkitError(
-                    f"{out} already holds {name}; choose a new --out or delete it "
-                    "(nothing was overwritten)"
-                )
+            check_output(out / name)
     tokens, table, folder = export_tokens(run, data, split, mirrors=mirrors, out=out)
     console.out.print(f"{len(tokens)} sequences, {table['tokens']} tokens -> {folder}")
